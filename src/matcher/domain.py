@@ -1,0 +1,291 @@
+"""Records and their validation: the data contract shared by the CLI, the service and the job.
+
+Field names are English, content is French. Unknown fields are rejected; an absent optional
+field means "no constraint" (for a profile) or "unknown" (for an opportunity), never a fit.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from matcher.errors import InvalidRecord
+
+MAX_DESCRIPTION_CHARS = 20_000
+MAX_PROJECT_CHARS = 5_000
+MAX_TITLE_CHARS = 200
+
+Kind = Literal["activity", "takeover", "coworking"]
+Status = Literal["draft", "published", "archived"]
+Verdict = Literal["interested", "not_relevant", "contacted"]
+
+KIND_LABELS: dict[str, str] = {
+    "activity": "offre d'activité",
+    "takeover": "reprise d'entreprise",
+    "coworking": "espace de coworking / tiers-lieu",
+}
+
+#: The sector vocabulary: code -> French label. Codes are what records carry.
+SECTORS: dict[str, str] = {
+    "agriculture": "agriculture",
+    "alimentation": "métiers de bouche",
+    "restauration": "restauration",
+    "hebergement": "hébergement touristique",
+    "commerce": "commerce",
+    "artisanat": "artisanat",
+    "batiment": "bâtiment",
+    "sante": "santé",
+    "social": "social et petite enfance",
+    "services": "services",
+    "numerique": "numérique",
+    "culture": "culture",
+    "tourisme": "tourisme",
+    "tiers-lieu": "tiers-lieu",
+}
+Sector = Literal[
+    "agriculture",
+    "alimentation",
+    "restauration",
+    "hebergement",
+    "commerce",
+    "artisanat",
+    "batiment",
+    "sante",
+    "social",
+    "services",
+    "numerique",
+    "culture",
+    "tourisme",
+    "tiers-lieu",
+]
+
+RecordId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+DepartmentCode = Annotated[str, Field(pattern=r"^(0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6])$")]
+Euros = Annotated[float, Field(ge=0, le=1e9)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class Contract(BaseModel):
+    """Base of every record: unknown fields are an error, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Location(Contract):
+    """Where an opportunity is; any one of lat/lon, INSEE code, postcode or commune name."""
+
+    commune: ShortText | None = None
+    postcode: Annotated[str, Field(pattern=r"^\d{5}$")] | None = None
+    insee: Annotated[str, Field(pattern=r"^(\d{5}|2[AB]\d{3})$")] | None = None
+    department: DepartmentCode | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+    @model_validator(mode="after")
+    def _lat_lon_together(self) -> Location:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat et lon vont ensemble : donnez les deux ou aucun")
+        if not any((self.commune, self.postcode, self.insee, self.lat is not None)):
+            raise ValueError("indiquez au moins lat/lon, un code INSEE, un code postal ou une commune")
+        return self
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.lat is not None and self.department is not None
+
+
+class Counsellor(Contract):
+    """The urban support counsellor following a holder."""
+
+    name: ShortText | None = None
+    email: Email | None = None
+    organisation: ShortText | None = None
+
+
+class Opportunity(Contract):
+    """An offer published by a rural territory."""
+
+    id: RecordId
+    kind: Kind
+    title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
+    description: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)]
+    sector: Sector | None = None
+    territory: ShortText
+    location: Location
+    price_eur: Euros | None = None
+    revenue_eur: Euros | None = None
+    staff: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    housing: bool = False
+    remote_friendly: bool = False
+    tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(max_length=30)] = []
+    available_from: date | None = None
+    # The listing's closing date; it may precede available_from (apply by March, start in
+    # September).
+    expires_on: date | None = None
+    contact_email: Email | None = None
+    status: Status = "published"
+
+    def document(self) -> tuple[str, str]:
+        """(title, body) as embedded and matched: the body carries the description and tags."""
+        body = self.description + (f"\n{', '.join(self.tags)}." if self.tags else "")
+        return self.title, body
+
+    def is_live(self, today: date) -> bool:
+        """Published and not expired on ``today``."""
+        return self.status == "published" and (self.expires_on is None or self.expires_on >= today)
+
+
+class HolderProfile(Contract):
+    """A project holder: the project in their own words, and their constraints."""
+
+    id: RecordId | None = None
+    name: ShortText | None = None
+    email: Email | None = None
+    digest_opt_in: bool = False
+    share_with_territories: bool = False
+    project: Annotated[str, Field(min_length=1, max_length=MAX_PROJECT_CHARS)]
+    experience: Annotated[str, Field(max_length=MAX_PROJECT_CHARS)] | None = None
+    kinds: list[Kind] = []
+    sectors: list[Sector] = []
+    budget_eur: Euros | None = None
+    origin: Location | None = None
+    max_distance_km: Annotated[float, Field(gt=0, le=2000)] | None = None
+    departments: list[DepartmentCode] = []
+    needs_housing: bool = False
+    remote_worker: bool = False
+    partner_sector: Sector | None = None
+    available_from: date | None = None
+    counsellor: Counsellor | None = None
+
+    @field_validator("kinds", "sectors", "departments")
+    @classmethod
+    def _no_repeats(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(values))
+
+    @model_validator(mode="after")
+    def _distance_needs_origin(self) -> HolderProfile:
+        if self.max_distance_km is not None and self.origin is None:
+            raise ValueError("max_distance_km demande une origine (origin)")
+        return self
+
+
+class Relaxation(BaseModel):
+    """What widening one constraint would add to a short result."""
+
+    constraint: str
+    value: float | str | list[str] | None
+    additional: int
+    message: str
+
+
+class Match(BaseModel):
+    """One recommended opportunity, with the numbers behind its rank and its reasons in French."""
+
+    rank: int
+    opportunity_id: str
+    score: float
+    components: dict[str, float]
+    reasons: list[str]
+    warnings: list[str]
+    title: str
+    kind: Kind
+    commune: str | None
+    department: str | None
+    distance_km: float | None
+    price_eur: float | None
+
+
+class MatchResult(BaseModel):
+    """The answer to one profile: ranked matches, what the filters excluded, how to widen."""
+
+    holder_id: str | None
+    matches: list[Match]
+    excluded: dict[str, int]
+    relaxations: list[Relaxation]
+
+
+_MESSAGES: dict[str, str] = {
+    "missing": "champ obligatoire manquant",
+    "extra_forbidden": "champ inconnu (refusé)",
+    "string_type": "doit être un texte",
+    "string_too_short": "ne doit pas être vide",
+    "int_parsing": "doit être un nombre entier",
+    "int_type": "doit être un nombre entier",
+    "int_from_float": "doit être un nombre entier",
+    "float_parsing": "doit être un nombre",
+    "float_type": "doit être un nombre",
+    "finite_number": "doit être un nombre fini",
+    "bool_parsing": "doit valoir true ou false",
+    "bool_type": "doit valoir true ou false",
+    "date_from_datetime_parsing": "doit être une date AAAA-MM-JJ",
+    "date_parsing": "doit être une date AAAA-MM-JJ",
+    "date_type": "doit être une date AAAA-MM-JJ",
+    "list_type": "doit être une liste",
+    "model_type": "doit être un objet",
+    "model_attributes_type": "doit être un objet",
+    "dict_type": "doit être un objet",
+}
+
+
+def _french_message(error: dict[str, Any]) -> str:
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "string_too_long":
+        return f"trop long (au plus {ctx.get('max_length')} caractères)"
+    if kind == "too_long":
+        return f"trop d'éléments (au plus {ctx.get('max_length')})"
+    if kind == "string_pattern_mismatch":
+        return f"format invalide ({error.get('input')!r})"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected")).replace(" or ", " ou ")
+        return f"valeur inconnue {error.get('input')!r} ; valeurs possibles : {expected}"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = ctx.get("ge", ctx.get("gt"))
+        sign = "≥" if kind == "greater_than_equal" else ">"
+        return f"doit être {sign} {bound:g} (reçu {error.get('input')!r})"
+    if kind in ("less_than_equal", "less_than"):
+        bound = ctx.get("le", ctx.get("lt"))
+        sign = "≤" if kind == "less_than_equal" else "<"
+        return f"doit être {sign} {bound:g} (reçu {error.get('input')!r})"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return error["msg"]
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def describe(error: ValidationError) -> list[tuple[str, str]]:
+    """(field, French message) for each problem of a pydantic validation error."""
+    return [(_field_path(e["loc"]), _french_message(e)) for e in error.errors()]
+
+
+RecordT = TypeVar("RecordT", bound=Contract)
+
+_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def record_label(raw: Any, fallback: str) -> str:
+    """How to name a raw record in a message: its id when it has a usable one."""
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str) and _ID_RE.match(raw["id"]):
+        return f"{fallback} (id {raw['id']})"
+    return fallback
+
+
+def parse(model: type[RecordT], raw: Any, label: str) -> RecordT:
+    """Validate ``raw`` into ``model``; on failure raise InvalidRecord naming record and fields."""
+    if not isinstance(raw, dict):
+        raise InvalidRecord(label, [("", "un enregistrement doit être un objet JSON")])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidRecord(record_label(raw, label), describe(error)) from None

@@ -1,0 +1,36 @@
+"""Domain errors: each carries a message a person can act on.
+
+The CLI and the service map these to exit codes and HTTP statuses, each in one place.
+"""
+
+from __future__ import annotations
+
+
+class MatcherError(Exception):
+    """Base class of every error the user can act on."""
+
+
+class InvalidRecord(MatcherError):
+    """A record breaks the data contract; ``problems`` lists (field, message) pairs."""
+
+    def __init__(self, record: str, problems: list[tuple[str, str]]):
+        self.record = record
+        self.problems = problems
+        detail = "; ".join(f"{field}: {message}" if field else message for field, message in problems)
+        super().__init__(f"{record}: {detail}")
+
+
+class InvalidFile(MatcherError):
+    """An input file cannot be read at all (encoding, format, empty)."""
+
+
+class NotFound(MatcherError):
+    """An id names no stored record."""
+
+
+class AlreadyExists(MatcherError):
+    """Creating a record whose id is taken."""
+
+
+class LocationUnresolved(MatcherError):
+    """A location cannot be placed on the map."""

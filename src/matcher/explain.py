@@ -1,0 +1,182 @@
+"""Reasons and warnings in plain French, from the same numbers as the scoring.
+
+Every figure quoted comes from the records themselves (price, budget, distance computed from
+their coordinates); a component that is 0 for lack of data never yields a reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from matcher.domain import KIND_LABELS, SECTORS, HolderProfile, Opportunity, Relaxation
+from matcher.filters import RelaxationOption
+from matcher.geo import DEPARTMENT_NAMES, short_name
+from matcher.scoring import DEFAULT_WEIGHTS, PARTNER_RADIUS_KM, Weights
+
+MIN_REASONS, MAX_REASONS = 2, 5
+#: Cosine similarity above which the meaning of project and offer is called close.
+SEMANTIC_CLOSE = 0.35
+#: An offer available this long after the holder is flagged.
+LATE_AVAILABILITY = timedelta(days=90)
+
+
+def euros(value: float) -> str:
+    """« 120 000 € », « 149,50 € »."""
+    if float(value).is_integer():
+        return f"{value:,.0f} €".replace(",", " ")
+    return f"{value:,.2f} €".replace(",", " ").replace(".", ",")
+
+
+def french_date(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def department_label(code: str | None) -> str:
+    return f"{DEPARTMENT_NAMES.get(code, code)} ({code})" if code else ""
+
+
+def place_label(opportunity: Opportunity) -> str:
+    loc = opportunity.location
+    return (
+        f"{loc.commune} – {department_label(loc.department)}"
+        if loc.commune
+        else department_label(loc.department)
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count > 1 else ''}"
+
+
+def explain(
+    profile: HolderProfile,
+    opportunity: Opportunity,
+    parts: dict[str, float],
+    distance_km: float | None,
+    partner_count: int,
+    shared_words: list[str],
+    today: date,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> tuple[list[str], list[str]]:
+    """(reasons, warnings) for one match; 2 to 5 reasons, the weightiest first."""
+    w = weights.as_dict()
+    ranked: list[tuple[float, str]] = []
+    if shared_words:
+        ranked.append(
+            (
+                w["lexical"] * parts["lexical"] + 0.01,
+                f"Mots en commun avec votre projet : {', '.join(shared_words)}",
+            )
+        )
+    if parts["semantic"] >= SEMANTIC_CLOSE:
+        ranked.append(
+            (
+                w["semantic"] * parts["semantic"],
+                "Cette offre rejoint de près votre projet tel que vous le décrivez",
+            )
+        )
+    if parts["sector"] > 0 and opportunity.sector:
+        ranked.append((w["sector"], f"Secteur recherché : {SECTORS[opportunity.sector]}"))
+    if profile.kinds and opportunity.kind in profile.kinds:
+        ranked.append((0.02, f"Type recherché : {KIND_LABELS[opportunity.kind]}"))
+    origin = profile.origin
+    if distance_km is not None and origin is not None and origin.commune:
+        ranked.append(
+            (
+                w["distance"] * parts["distance"] + 0.02,
+                f"À {distance_km:.0f} km de {short_name(origin.commune)}",
+            )
+        )
+    if profile.departments and opportunity.location.department in profile.departments:
+        ranked.append(
+            (
+                0.03,
+                f"Dans un département visé : {department_label(opportunity.location.department)}",
+            )
+        )
+    price = opportunity.price_eur
+    budget = profile.budget_eur
+    if budget is not None and price is not None and price <= budget and opportunity.kind != "coworking":
+        what = "Le prix demandé" if opportunity.kind == "takeover" else "L'investissement de départ"
+        ranked.append(
+            (
+                w["budget"] * parts["budget"] + 0.02,
+                f"{what} ({euros(price)}) tient dans votre budget ({euros(budget)})",
+            )
+        )
+    if opportunity.kind == "coworking" and price is not None:
+        ranked.append((0.015, f"Poste de travail à {euros(price)} par mois"))
+    if parts["housing"] > 0:
+        ranked.append((w["housing"], "Logement disponible sur place"))
+    if parts["remote"] > 0:
+        text = (
+            "Espace de travail partagé, adapté au télétravail"
+            if opportunity.kind == "coworking"
+            else "Lieu adapté au télétravail"
+        )
+        ranked.append((w["remote"], text))
+    if parts["partner"] > 0 and profile.partner_sector:
+        ranked.append(
+            (
+                w["partner"] + 0.01,
+                f"{_plural(partner_count, 'offre')} en {SECTORS[profile.partner_sector]} "
+                f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e",
+            )
+        )
+    ranked.sort(key=lambda item: -item[0])
+    reasons = [text for _, text in ranked[:MAX_REASONS]]
+    for fallback in (
+        f"Situé à {place_label(opportunity)}",
+        f"Type d'offre : {KIND_LABELS[opportunity.kind]}",
+    ):
+        if len(reasons) < MIN_REASONS:
+            reasons.append(fallback)
+    return reasons, _warnings(profile, opportunity, parts, partner_count, today)
+
+
+def _warnings(
+    profile: HolderProfile,
+    opportunity: Opportunity,
+    parts: dict[str, float],
+    partner_count: int,
+    today: date,
+) -> list[str]:
+    warnings = []
+    if profile.needs_housing and not opportunity.housing:
+        warnings.append("Pas de logement signalé sur place")
+    if profile.remote_worker and parts["remote"] == 0:
+        warnings.append("Pas d'espace de télétravail signalé")
+    if profile.budget_eur is not None and opportunity.kind != "coworking" and opportunity.price_eur is None:
+        warnings.append("Montant non communiqué : à vérifier auprès du territoire")
+    if profile.partner_sector and partner_count == 0:
+        warnings.append(
+            f"Aucune offre en {SECTORS[profile.partner_sector]} "
+            f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e"
+        )
+    if profile.sectors and opportunity.sector and opportunity.sector not in profile.sectors:
+        warnings.append(f"Secteur différent de ceux visés : {SECTORS[opportunity.sector]}")
+    start = profile.available_from or today
+    if opportunity.available_from and opportunity.available_from > start + LATE_AVAILABILITY:
+        warnings.append(f"Disponible seulement à partir du {french_date(opportunity.available_from)}")
+    if opportunity.expires_on and opportunity.expires_on <= today + timedelta(days=30):
+        warnings.append(f"Offre valable jusqu'au {french_date(opportunity.expires_on)}")
+    return warnings
+
+
+def describe_relaxation(option: RelaxationOption) -> Relaxation:
+    """The sentence a counsellor reads to widen a search with the client."""
+    more = f"{_plural(option.additional, 'offre')} de plus"
+    if option.constraint == "max_distance_km":
+        message = f"{more} jusqu'à {option.value:.0f} km"
+    elif option.constraint == "budget_eur":
+        message = f"{more} avec un budget de {euros(option.value)}"
+    elif option.constraint == "departments":
+        message = f"{more} en ajoutant : {', '.join(department_label(d) for d in option.value)}"
+    else:
+        message = f"{more} en acceptant aussi : {', '.join(KIND_LABELS[k] for k in option.value)}"
+    return Relaxation(
+        constraint=option.constraint,
+        value=option.value,
+        additional=option.additional,
+        message=message,
+    )

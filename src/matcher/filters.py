@@ -1,0 +1,128 @@
+"""Hard constraints, turned into the set of opportunities a search may return.
+
+Filters run in a fixed order; each reports how many opportunities it excluded among those
+the previous ones let through, so the counts add up to everything excluded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from matcher.catalogue import CatalogueView, day_number
+from matcher.domain import HolderProfile
+from matcher.geo import haversine_km
+
+FILTER_ORDER = ("status", "expired", "kind", "department", "distance", "budget", "not_relevant")
+PRICED_KINDS = ("takeover", "activity")
+
+
+@dataclass
+class FilterOutcome:
+    """Which catalogue positions pass, per filter and overall, and the counts excluded."""
+
+    passing: np.ndarray
+    masks: dict[str, np.ndarray]
+    excluded: dict[str, int]
+    distances_km: np.ndarray | None
+    row_ids: np.ndarray
+
+    @property
+    def allowed_row_ids(self) -> np.ndarray:
+        return self.row_ids[self.passing]
+
+
+@dataclass(frozen=True)
+class RelaxationOption:
+    """Widening ``constraint`` to ``value`` would add ``additional`` opportunities."""
+
+    constraint: str
+    value: float | list[str]
+    additional: int
+
+
+def origin_distances(profile: HolderProfile, view: CatalogueView) -> np.ndarray | None:
+    origin = profile.origin
+    if origin is None or origin.lat is None or origin.lon is None:
+        return None
+    arrays = view.arrays
+    return haversine_km(origin.lat, origin.lon, arrays["lat"], arrays["lon"])
+
+
+def hard_filters(
+    profile: HolderProfile, view: CatalogueView, today: date, rejected_ids: set[str] = frozenset()
+) -> FilterOutcome:
+    """Evaluate every hard constraint of ``profile`` over the whole catalogue, vectorised."""
+    a = view.arrays
+    n = len(a["row_id"])
+    everything = np.ones(n, dtype=bool)
+    distances = origin_distances(profile, view)
+    masks = {
+        "status": a["status"] == "published",
+        "expired": ~(a["expires_on"] < day_number(today)),  # NaN (no end date) passes
+        "kind": np.isin(a["kind"], profile.kinds) if profile.kinds else everything,
+        "department": np.isin(a["department"], profile.departments) if profile.departments else everything,
+        "distance": distances <= profile.max_distance_km
+        if distances is not None and profile.max_distance_km is not None
+        else everything,
+        "budget": ~(np.isin(a["kind"], PRICED_KINDS) & (a["price_eur"] > profile.budget_eur))
+        if profile.budget_eur is not None
+        else everything,
+        "not_relevant": ~np.isin(a["id"], list(rejected_ids)) if rejected_ids else everything,
+    }
+    alive = everything.copy()
+    excluded = {}
+    for name in FILTER_ORDER:
+        excluded[name] = int(np.count_nonzero(alive & ~masks[name]))
+        alive &= masks[name]
+    return FilterOutcome(alive, masks, excluded, distances, a["row_id"])
+
+
+def _all_but(outcome: FilterOutcome, name: str) -> np.ndarray:
+    others = np.ones_like(outcome.passing)
+    for other, mask in outcome.masks.items():
+        if other != name:
+            others &= mask
+    return others & ~outcome.masks[name]
+
+
+def _round_up(value: float, step: float) -> float:
+    return math.ceil(value / step) * step
+
+
+def relaxation_options(
+    profile: HolderProfile, view: CatalogueView, outcome: FilterOutcome, wanted: int
+) -> list[RelaxationOption]:
+    """For each relaxable constraint, the smallest widening that adds what is missing.
+
+    ``wanted`` is how many more opportunities would fill the result; when the constraint
+    cannot add that many, the widening that adds all it can is proposed.
+    """
+    a = view.arrays
+    options: list[RelaxationOption] = []
+    if profile.max_distance_km is not None and outcome.distances_km is not None:
+        gained = np.sort(outcome.distances_km[_all_but(outcome, "distance")])
+        if len(gained):
+            limit = _round_up(gained[min(wanted, len(gained)) - 1], 10)
+            options.append(RelaxationOption("max_distance_km", limit, int((gained <= limit).sum())))
+    if profile.budget_eur is not None:
+        gained = np.sort(a["price_eur"][_all_but(outcome, "budget")])
+        if len(gained):
+            budget = _round_up(gained[min(wanted, len(gained)) - 1], 5000)
+            options.append(RelaxationOption("budget_eur", budget, int((gained <= budget).sum())))
+    for constraint, column in (("departments", "department"), ("kinds", "kind")):
+        if getattr(profile, constraint):
+            values, counts = np.unique(a[column][_all_but(outcome, column)], return_counts=True)
+            ranked = sorted(zip(counts.tolist(), values.tolist(), strict=True), reverse=True)
+            chosen, total = [], 0
+            for count, value in ranked:
+                if total >= wanted:
+                    break
+                chosen.append(value)
+                total += count
+            if chosen:
+                options.append(RelaxationOption(constraint, chosen, total))
+    return options

@@ -1,0 +1,131 @@
+"""The FAISS index over opportunity vectors: int64 row ids, incremental upkeep, fingerprint.
+
+The index is derived from the database. It is saved beside it in one file with the encoder's
+identity and the text hash of every vector, so that a stale, foreign or missing index is
+detected and repaired, never silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from matcher.lexical import LexicalModel
+
+
+class VectorIndex:
+    """Exact inner-product search over normalised vectors, with filters applied inside FAISS."""
+
+    def __init__(self, dim: int, encoder_identity: str):
+        self.dim = dim
+        self.encoder_identity = encoder_identity
+        self.faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.hashes: dict[int, str] = {}
+        self.lexical: LexicalModel | None = None
+
+    def __len__(self) -> int:
+        return self.faiss.ntotal
+
+    def upsert(self, row_ids: np.ndarray, vectors: np.ndarray, hashes: list[str]) -> None:
+        """Add vectors, replacing those already stored under the same ids."""
+        ids = np.ascontiguousarray(row_ids, dtype=np.int64)
+        self.remove(ids)
+        if len(ids):
+            self.faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+            self.hashes.update(zip(ids.tolist(), hashes, strict=True))
+
+    def remove(self, row_ids: np.ndarray) -> None:
+        present = [i for i in np.asarray(row_ids, dtype=np.int64).tolist() if i in self.hashes]
+        if present:
+            self.faiss.remove_ids(np.asarray(present, dtype=np.int64))
+            for i in present:
+                del self.hashes[i]
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores, row ids) per query among ``allowed`` row ids (all when None).
+
+        The filter is a FAISS ID selector, so the search is exact over the allowed ids: when at
+        least k of them are indexed, k results come back. Missing slots hold id -1.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            return self.faiss.search(queries, k)
+        allowed = np.asarray(allowed, dtype=np.int64)
+        if len(allowed) == 0:
+            return np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1)
+        mask = np.zeros(int(allowed.max()) + 1, dtype=bool)
+        mask[allowed] = True
+        bitmap = np.packbits(mask, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))  # size in bytes
+        params = faiss.SearchParameters(sel=selector)
+        return self.faiss.search(queries, k, params=params)
+
+    def vectors(self, row_ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``row_ids`` (all of which must be indexed)."""
+        ids = np.ascontiguousarray(row_ids, dtype=np.int64)
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.faiss.reconstruct_batch(ids)
+
+    def fingerprint(self) -> str:
+        """Encoder identity plus every (row id, text hash): equal fingerprints, same content."""
+        digest = hashlib.sha256(self.encoder_identity.encode())
+        for row_id in sorted(self.hashes):
+            digest.update(f"{row_id}:{self.hashes[row_id]};".encode())
+        return digest.hexdigest()
+
+    def save(self, path: Path) -> None:
+        """Write atomically: readers see the old file or the new one, never half of one."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ids = np.fromiter(self.hashes, dtype=np.int64, count=len(self.hashes))
+        meta = {
+            "encoder": self.encoder_identity,
+            "dim": self.dim,
+            "fingerprint": self.fingerprint(),
+        }
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            np.savez(
+                out,
+                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                faiss=faiss.serialize_index(self.faiss),
+                ids=ids,
+                hashes=np.array([self.hashes[i] for i in ids.tolist()], dtype="S64"),
+                lexical=np.frombuffer(pickle.dumps(self.lexical), dtype=np.uint8),
+            )
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> VectorIndex:
+        """Read a saved index; raises ValueError when the file is damaged or inconsistent."""
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                meta = json.loads(saved["meta"].tobytes())
+                index = cls(meta["dim"], meta["encoder"])
+                index.faiss = faiss.deserialize_index(saved["faiss"])
+                ids, hashes = saved["ids"], saved["hashes"]
+                index.hashes = dict(zip(ids.tolist(), (h.decode() for h in hashes), strict=True))
+                index.lexical = pickle.load(io.BytesIO(saved["lexical"].tobytes()))
+        except (
+            OSError,
+            KeyError,
+            ValueError,
+            EOFError,
+            RuntimeError,
+            pickle.UnpicklingError,
+        ) as error:
+            raise ValueError(f"index illisible ({error})") from error
+        if index.faiss.ntotal != len(index.hashes) or index.fingerprint() != meta["fingerprint"]:
+            raise ValueError("index incohérent avec sa propre empreinte")
+        return index

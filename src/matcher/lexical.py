@@ -1,0 +1,89 @@
+"""Lexical overlap: a French-aware TF-IDF over the catalogue (scikit-learn estimator style)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import snowballstemmer
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+#: Function words that carry no topic in a listing or a project.
+FRENCH_STOP_WORDS = frozenset(
+    """
+    a ai aie aient aies ait alors as au aucun aucune aupres aura aurai auraient aurais
+    aurait aux avais avait avant avec avez avoir avons ayant bien bon car ce ceci cela celle
+    celles celui cependant ces cet cette ceux chaque chez ci comme comment dans de debut
+    dedans dehors depuis des deux devrait doit donc dont du elle elles en encore entre est
+    et etaient etais etait etant ete etre eu eux fait faire fais faut font hors ici il ils
+    je jusqu juste la le les leur leurs lui ma mais me meme memes mes moi moins mon ne ni
+    nos notre nous on ont ou par parce pas peu peut plus pour pourquoi puis quand que quel
+    quelle quelles quels qui sa sans se sera ses si sien son sont sous soyez sur ta tandis
+    te tellement tels tes toi ton tous tout toute toutes tres trop tu un une vers voici
+    voila vont vos votre vous vu y ca cest jai nest quil quon ans an etc afin ainsi aussi
+    autre autres beaucoup souhaite souhaitons voudrais veux veut aimerais aimerait envie
+    projet
+    """.split()  # noqa: SIM905
+)
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+
+
+class FrenchAnalyzer:
+    """Lower-cases, drops accents and stop words, stems with Snowball; remembers surface forms."""
+
+    def __init__(self) -> None:
+        self._stemmer = snowballstemmer.stemmer("french")
+
+    def words(self, text: str) -> list[tuple[str, str]]:
+        """(stem, surface word) pairs of the meaningful words of ``text``."""
+        surfaces = re.findall(r"[\wÀ-ÿ]+", text.lower())
+        pairs = []
+        for surface in surfaces:
+            folded = _fold(surface)
+            if len(folded) < 3 or folded in FRENCH_STOP_WORDS or not _WORD.fullmatch(folded):
+                continue
+            pairs.append((self._stemmer.stemWord(folded), surface))
+        return pairs
+
+    def __call__(self, text: str) -> list[str]:
+        return [stem for stem, _ in self.words(text)]
+
+
+class LexicalModel:
+    """TF-IDF over stems, fitted on the catalogue; similarity and shared words for a query."""
+
+    def __init__(self, sublinear_tf: bool = True, min_df: int = 1):
+        self.sublinear_tf = sublinear_tf
+        self.min_df = min_df
+
+    def fit(self, documents: list[str]) -> LexicalModel:
+        self.analyzer_ = FrenchAnalyzer()
+        self.vectorizer_ = TfidfVectorizer(
+            analyzer=self.analyzer_, sublinear_tf=self.sublinear_tf, min_df=self.min_df
+        )
+        self.vectorizer_.fit(documents or [""])
+        return self
+
+    def similarity(self, query: str, documents: list[str]) -> np.ndarray:
+        """Cosine similarity of ``query`` to each document, in [0, 1]."""
+        if not documents:
+            return np.zeros(0, dtype=np.float32)
+        matrix = self.vectorizer_.transform([query, *documents])
+        return np.asarray((matrix[1:] @ matrix[0].T).todense(), dtype=np.float32).ravel()
+
+    def shared_words(self, query: str, document: str, limit: int = 3) -> list[str]:
+        """Words of the query whose stems also occur in the document, the rarest first."""
+        in_document = {stem for stem, _ in self.analyzer_.words(document)}
+        vocabulary, idf = self.vectorizer_.vocabulary_, self.vectorizer_.idf_
+        shared: dict[str, tuple[float, str]] = {}
+        for stem, surface in self.analyzer_.words(query):
+            if stem in in_document and stem in vocabulary and stem not in shared:
+                shared[stem] = (float(idf[vocabulary[stem]]), surface)
+        ranked = sorted(shared.values(), key=lambda weighted: -weighted[0])
+        return [surface for _, surface in ranked[:limit]]

@@ -1,0 +1,117 @@
+"""Soft features, their weights and the final score.
+
+Every component lies in [0, 1] and is 0 when the data to judge it is missing: an
+opportunity without a price earns no budget headroom, a profile without sectors no sector
+bonus. The final score is the weighted sum of the components.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import numpy as np
+
+from matcher.catalogue import CatalogueView, day_number
+from matcher.domain import HolderProfile
+from matcher.filters import PRICED_KINDS
+from matcher.geo import haversine_km
+
+#: Distance at which the distance component falls to 1/e.
+DISTANCE_SCALE_KM = 120.0
+#: Age at which the freshness component falls to 1/e.
+FRESHNESS_SCALE_DAYS = 60.0
+#: How near the partner's sector must be offered to count as work for the partner.
+PARTNER_RADIUS_KM = 30.0
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The weight of each component in the final score (they sum to 1).
+
+    semantic   cosine similarity of the project and the offer embeddings (meaning)
+    lexical    TF-IDF overlap of their words (French stems, no stop words)
+    sector     the offer's sector is one the holder named
+    distance   exp(-km / DISTANCE_SCALE_KM) from where the holder lives
+    budget     share of the budget left after the price (takeover, activity)
+    housing    the holder needs housing and the offer provides it
+    remote     the holder works remotely and the place suits it (coworking, remote-friendly)
+    partner    the partner's sector is offered within PARTNER_RADIUS_KM of the offer
+    freshness  exp(-days since published or updated / FRESHNESS_SCALE_DAYS)
+    """
+
+    semantic: float = 0.45
+    lexical: float = 0.15
+    sector: float = 0.10
+    distance: float = 0.07
+    budget: float = 0.05
+    housing: float = 0.06
+    remote: float = 0.06
+    partner: float = 0.03
+    freshness: float = 0.03
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+DEFAULT_WEIGHTS = Weights()
+COMPONENTS = tuple(DEFAULT_WEIGHTS.as_dict())
+
+
+def partner_offers(
+    view: CatalogueView, positions: np.ndarray, partner_sector: str | None, today: date
+) -> np.ndarray:
+    """How many live activity or takeover offers in ``partner_sector`` lie near each position."""
+    counts = np.zeros(len(positions), dtype=np.int64)
+    if partner_sector is None or len(positions) == 0:
+        return counts
+    a = view.arrays
+    live = (a["status"] == "published") & ~(a["expires_on"] < day_number(today))
+    jobs = np.flatnonzero(live & (a["sector"] == partner_sector) & np.isin(a["kind"], PRICED_KINDS))
+    for i, position in enumerate(positions):
+        others = jobs[jobs != position]
+        near = haversine_km(a["lat"][position], a["lon"][position], a["lat"][others], a["lon"][others])
+        counts[i] = int(np.count_nonzero(near <= PARTNER_RADIUS_KM))
+    return counts
+
+
+def components(
+    profile: HolderProfile,
+    view: CatalogueView,
+    positions: np.ndarray,
+    semantic: np.ndarray,
+    lexical: np.ndarray,
+    distances_km: np.ndarray | None,
+    partner_counts: np.ndarray,
+    today: date,
+) -> dict[str, np.ndarray]:
+    """Each soft component for the opportunities at ``positions``."""
+    a = view.arrays
+    kind, price = a["kind"][positions], a["price_eur"][positions]
+    zeros = np.zeros(len(positions))
+    budget = zeros
+    if profile.budget_eur:
+        priced = np.isin(kind, PRICED_KINDS) & ~np.isnan(price)
+        headroom = (profile.budget_eur - np.nan_to_num(price)) / profile.budget_eur
+        budget = np.where(priced, np.clip(headroom, 0.0, 1.0), 0.0)
+    remote_place = (kind == "coworking") | a["remote_friendly"][positions]
+    age_days = day_number(today) - a["updated_at"][positions]
+    return {
+        "semantic": np.clip(semantic, 0.0, 1.0),
+        "lexical": np.clip(lexical, 0.0, 1.0),
+        "sector": np.isin(a["sector"][positions], profile.sectors).astype(float)
+        if profile.sectors
+        else zeros,
+        "distance": np.exp(-distances_km[positions] / DISTANCE_SCALE_KM)
+        if distances_km is not None
+        else zeros,
+        "budget": budget,
+        "housing": a["housing"][positions].astype(float) if profile.needs_housing else zeros,
+        "remote": remote_place.astype(float) if profile.remote_worker else zeros,
+        "partner": (partner_counts > 0).astype(float),
+        "freshness": np.exp(-np.clip(np.nan_to_num(age_days, nan=365.0), 0, None) / FRESHNESS_SCALE_DAYS),
+    }
+
+
+def final_scores(parts: dict[str, np.ndarray], weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
+    return sum(weight * parts[name] for name, weight in weights.as_dict().items())
