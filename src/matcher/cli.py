@@ -40,8 +40,8 @@ geo_app = typer.Typer(help="Table des communes (gazetteer).", no_args_is_help=Tr
 app.add_typer(import_app, name="import")
 app.add_typer(geo_app, name="geo")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 #: Exit codes, in one place: what a script calling matcher can rely on.
 EXIT_REJECTED = 1  # some records (or the request) were refused

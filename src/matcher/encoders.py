@@ -14,9 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-#: Passages longer than this are split: the encoders' quality degrades on long inputs
-#: (MiniLM truncates at 256 word pieces; USE's pooled vector blurs).
-PASSAGE_CHARS = 600
+#: Passages are packed up to about three sentences: the encoders are trained on short texts
+#: (MiniLM truncates at 256 word pieces; USE pools all words into one blurred vector).
+PASSAGE_CHARS = 400
 
 
 class Encoder(Protocol):
@@ -62,9 +62,13 @@ class SentenceTransformerEncoder:
                 "le modèle demandé nécessite l'extra transformers : pip install -e '.[transformers]'"
             ) from error
         self._model = SentenceTransformer(model, device="cpu")
-        self.dim = int(self._model.get_sentence_embedding_dimension())
-        name = Path(model).name if Path(model).exists() else model
-        self.identity = f"st-{name}-{self.dim}"
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(dimension())
+        # A local model is known by its resolved path, a hub model by its name.
+        name = str(Path(model).resolve()) if Path(model).exists() else model
+        self.identity = f"sentence-transformers:{name}:{self.dim}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -103,20 +107,28 @@ def passages(text: str, limit: int = PASSAGE_CHARS) -> list[str]:
     return chunks
 
 
-def embed_documents(encoder: Encoder, documents: list[tuple[str, str]]) -> np.ndarray:
-    """Embed (title, body) documents: title and each passage embedded apart, then averaged.
+def embed_passages(encoder: Encoder, documents: list[tuple[str, str]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Embed (title, body) documents piece by piece: the title and each passage apart.
 
-    Every passage counts equally with the title, so a decisive sentence at the end of a long
-    description weighs as much as the opening one.
+    Returns the combined vector of each document (the normalised mean of its pieces, for the
+    index) and the vectors of its pieces (so that a query can be compared with its best piece:
+    a decisive sentence at the end of a long description is not drowned by the rest).
     """
     pieces: list[str] = []
-    owners: list[int] = []
-    for i, (title, body) in enumerate(documents):
+    counts: list[int] = []
+    for title, body in documents:
         parts = [title, *passages(body)] if title else passages(body)
         parts = parts or [title or " "]
         pieces.extend(parts)
-        owners.extend([i] * len(parts))
+        counts.append(len(parts))
     vectors = encoder.encode(pieces)
-    combined = np.zeros((len(documents), vectors.shape[1] if len(vectors) else encoder.dim), dtype=np.float32)
-    np.add.at(combined, np.asarray(owners, dtype=np.int64), vectors)
-    return _normalised(combined)
+    owners = np.repeat(np.arange(len(documents)), counts)
+    combined = np.zeros((len(documents), encoder.dim), dtype=np.float32)
+    np.add.at(combined, owners, vectors)
+    split = np.split(vectors, np.cumsum(counts)[:-1]) if documents else []
+    return _normalised(combined), split
+
+
+def embed_documents(encoder: Encoder, documents: list[tuple[str, str]]) -> np.ndarray:
+    """The combined vector of each (title, body) document; see ``embed_passages``."""
+    return embed_passages(encoder, documents)[0]

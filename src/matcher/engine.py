@@ -19,7 +19,7 @@ from filelock import FileLock
 from matcher.catalogue import CatalogueView
 from matcher.config import Settings
 from matcher.domain import HolderProfile, Match, MatchResult, Opportunity
-from matcher.encoders import Encoder, embed_documents, load_encoder
+from matcher.encoders import Encoder, embed_documents, embed_passages, load_encoder
 from matcher.explain import describe_relaxation, explain
 from matcher.filters import hard_filters, relaxation_options
 from matcher.geo import Gazetteer, read_communes_csv
@@ -170,8 +170,8 @@ class Engine:
         for start in range(0, len(stale), EMBED_BATCH):
             batch = stale[start : start + EMBED_BATCH]
             documents = self.store.opportunities_by_row_id(batch)
-            vectors = embed_documents(self.encoder, [documents[r].document() for r in batch])
-            index.upsert(np.asarray(batch, dtype=np.int64), vectors, [wanted[r] for r in batch])
+            vectors, pieces = embed_passages(self.encoder, [documents[r].document() for r in batch])
+            index.upsert(np.asarray(batch, dtype=np.int64), vectors, [wanted[r] for r in batch], pieces)
             report.embedded += len(batch)
             if progress:
                 progress(report.embedded, len(stale))
@@ -255,7 +255,7 @@ class Engine:
         similarities, row_ids = self.index.search(query, pool, allowed=allowed)
         found = row_ids[0] >= 0
         row_ids, similarities = row_ids[0][found], similarities[0][found]
-        matches = self._rank(profile, row_ids, similarities, outcome.distances_km, top, today)
+        matches = self._rank(profile, query, row_ids, similarities, outcome.distances_km, top, today)
         relaxations = []
         if int(passing.sum()) < top and restrict is None:
             wanted = top - int(passing.sum())
@@ -272,6 +272,7 @@ class Engine:
     def _rank(
         self,
         profile: HolderProfile,
+        query_vector: np.ndarray,
         row_ids: np.ndarray,
         similarities: np.ndarray,
         distances_km: np.ndarray | None,
@@ -281,6 +282,8 @@ class Engine:
         if len(row_ids) == 0:
             return []
         positions = self.view.positions(row_ids)
+        # The semantic component is the closer of the whole offer and its best passage.
+        similarities = np.maximum(similarities, self.index.best_piece(query_vector, row_ids))
         opportunities = self.store.opportunities_by_row_id(row_ids.tolist())
         documents = [opportunity_text(opportunities[r]) for r in row_ids.tolist()]
         query = profile_text(profile)

@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 from pathlib import Path
+from zipfile import BadZipFile
 
 import faiss
 import numpy as np
@@ -28,18 +29,33 @@ class VectorIndex:
         self.encoder_identity = encoder_identity
         self.faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self.hashes: dict[int, str] = {}
+        # Piece vectors (title, passages) per row id, in float16: the query is compared with
+        # an offer's best piece when candidates are re-scored.
+        self.pieces: dict[int, np.ndarray] = {}
         self.lexical: LexicalModel | None = None
 
     def __len__(self) -> int:
         return self.faiss.ntotal
 
-    def upsert(self, row_ids: np.ndarray, vectors: np.ndarray, hashes: list[str]) -> None:
-        """Add vectors, replacing those already stored under the same ids."""
+    def upsert(
+        self,
+        row_ids: np.ndarray,
+        vectors: np.ndarray,
+        hashes: list[str],
+        pieces: list[np.ndarray] | None = None,
+    ) -> None:
+        """Add vectors, replacing those already stored under the same ids.
+
+        ``pieces`` holds each document's piece vectors; without them the document is one piece.
+        """
         ids = np.ascontiguousarray(row_ids, dtype=np.int64)
         self.remove(ids)
         if len(ids):
-            self.faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            self.faiss.add_with_ids(vectors, ids)
             self.hashes.update(zip(ids.tolist(), hashes, strict=True))
+            pieces = pieces if pieces is not None else [v[None, :] for v in vectors]
+            self.pieces.update((i, p.astype(np.float16)) for i, p in zip(ids.tolist(), pieces, strict=True))
 
     def remove(self, row_ids: np.ndarray) -> None:
         present = [i for i in np.asarray(row_ids, dtype=np.int64).tolist() if i in self.hashes]
@@ -47,6 +63,7 @@ class VectorIndex:
             self.faiss.remove_ids(np.asarray(present, dtype=np.int64))
             for i in present:
                 del self.hashes[i]
+                del self.pieces[i]
 
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -68,6 +85,14 @@ class VectorIndex:
         selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))  # size in bytes
         params = faiss.SearchParameters(sel=selector)
         return self.faiss.search(queries, k, params=params)
+
+    def best_piece(self, query: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
+        """For each row id, the cosine similarity of ``query`` with its closest piece."""
+        query = np.asarray(query, dtype=np.float32).ravel()
+        return np.array(
+            [float(np.max(self.pieces[i].astype(np.float32) @ query)) for i in np.asarray(row_ids).tolist()],
+            dtype=np.float32,
+        )
 
     def vectors(self, row_ids: np.ndarray) -> np.ndarray:
         """The stored vectors of ``row_ids`` (all of which must be indexed)."""
@@ -100,6 +125,10 @@ class VectorIndex:
                 faiss=faiss.serialize_index(self.faiss),
                 ids=ids,
                 hashes=np.array([self.hashes[i] for i in ids.tolist()], dtype="S64"),
+                piece_counts=np.array([len(self.pieces[i]) for i in ids.tolist()], dtype=np.int64),
+                pieces=np.concatenate([self.pieces[i] for i in ids.tolist()])
+                if len(ids)
+                else np.zeros((0, self.dim), np.float16),
                 lexical=np.frombuffer(pickle.dumps(self.lexical), dtype=np.uint8),
             )
             out.flush()
@@ -116,11 +145,14 @@ class VectorIndex:
                 index.faiss = faiss.deserialize_index(saved["faiss"])
                 ids, hashes = saved["ids"], saved["hashes"]
                 index.hashes = dict(zip(ids.tolist(), (h.decode() for h in hashes), strict=True))
+                split = np.split(saved["pieces"], np.cumsum(saved["piece_counts"])[:-1]) if len(ids) else []
+                index.pieces = dict(zip(ids.tolist(), split, strict=True))
                 index.lexical = pickle.load(io.BytesIO(saved["lexical"].tobytes()))
         except (
             OSError,
             KeyError,
             ValueError,
+            BadZipFile,
             EOFError,
             RuntimeError,
             pickle.UnpicklingError,

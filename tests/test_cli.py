@@ -1,0 +1,114 @@
+"""The ``matcher`` command as a user runs it: real files, a real home, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from matcher.cli import EXIT_NOT_FOUND, EXIT_REJECTED, EXIT_UNREADABLE, app
+
+from .conftest import DATA
+
+
+@pytest.fixture
+def run(tmp_path, sample_home):
+    """Run a matcher command over a private copy of the sample home."""
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), env={"MATCHER_HOME": str(home)}, catch_exceptions=False)
+
+    return invoke
+
+
+def test_match_json_is_one_object_with_the_contract_keys(run):
+    result = run("match", "--holder", "h-012", "--top", "5", "--json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)  # exactly one JSON value, nothing else on stdout
+    assert set(document) == {"holder_id", "matches", "excluded", "relaxations"}
+    assert document["holder_id"] == "h-012"
+    assert set(document["excluded"]) >= {"status", "kind", "budget", "distance", "department"}
+    for rank, match in enumerate(document["matches"], start=1):
+        assert match["rank"] == rank
+        assert {"opportunity_id", "score", "components", "reasons", "warnings"} <= set(match)
+    assert all(set(r) >= {"constraint", "additional", "message"} for r in document["relaxations"])
+
+
+def test_match_table_and_ad_hoc_profile(run, tmp_path):
+    profile = tmp_path / "profil.json"
+    profile.write_text(
+        json.dumps(
+            {
+                "project": "Reprendre une boulangerie avec un four à bois",
+                "kinds": ["takeover"],
+                "budget_eur": 200000,
+                "origin": {"commune": "Lyon", "lat": 45.7578, "lon": 4.832},
+                "max_distance_km": 250,
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = run("match", "--profile", str(profile), "--top", "3")
+    assert result.exit_code == 0, result.output
+    assert "Offres pour ce profil" in result.stdout and "km de Lyon" in result.stdout
+
+
+def test_errors_are_french_with_exit_codes(run, tmp_path):
+    assert run("match", "--holder", "personne").exit_code == EXIT_NOT_FOUND
+    assert run("match").exit_code == EXIT_REJECTED
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes('{"id": "é"}'.encode("latin-1"))
+    result = run("import", "opportunities", str(bad))
+    assert result.exit_code == EXIT_UNREADABLE and "UTF-8" in result.output
+
+
+def test_import_reports_counts_and_each_reject(run, tmp_path):
+    lines = (DATA / "opportunities.jsonl").read_text(encoding="utf-8").splitlines()[:3]
+    edited = json.loads(lines[1]) | {"title": "Titre corrigé"}
+    broken = json.loads(lines[2]) | {"price_eur": -1}
+    path = tmp_path / "offres.jsonl"
+    path.write_text("\n".join([lines[0], json.dumps(edited), json.dumps(broken)]), encoding="utf-8")
+    result = run("import", "opportunities", str(path))
+    assert result.exit_code == EXIT_REJECTED
+    assert "0 ajouté(s), 1 mis à jour, 1 inchangé(s), 1 refusé(s)" in result.stdout
+    assert f"ligne 3 (id {broken['id']}) : price_eur: doit être ≥ 0" in result.stdout
+
+
+def test_geo_load_then_names_resolve(run, tmp_path, communes_csv):
+    assert "communes chargées" in run("geo", "load", str(communes_csv)).stdout
+    path = tmp_path / "h.jsonl"
+    path.write_text(json.dumps({"id": "h-geo", "project": "Un gîte", "origin": {"commune": "Rennes"},
+                                "max_distance_km": 100}) + "\n", encoding="utf-8")  # fmt: skip
+    assert run("import", "holders", str(path)).exit_code == 0
+    assert "km de Rennes" in run("match", "--holder", "h-geo").stdout
+
+
+def test_index_command_reports_and_is_idempotent(run):
+    first = run("index", "--full")
+    assert first.exit_code == 0 and "offres indexées" in first.stdout
+    assert "149 offres indexées" in run("index").stdout
+
+
+def test_demo_runs_from_a_fresh_process(tmp_path):
+    env = {**os.environ, "MATCHER_HOME": str(tmp_path / "demo")}
+    done = subprocess.run(
+        [sys.executable, "-m", "matcher", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "152 ajouté(s)" in done.stdout and "48 ajouté(s)" in done.stdout
+    assert done.stdout.count("meilleures offres") >= 3
+    assert (Path(env["MATCHER_HOME"]) / "index" / "opportunities.npz").exists()

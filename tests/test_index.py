@@ -1,0 +1,122 @@
+"""The FAISS index: incremental upkeep, filters inside the search, drift detection and repair."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import delete, update
+
+from matcher.index import VectorIndex
+from matcher.store import OpportunityRow
+
+
+def unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_add_update_remove_keep_ids():
+    index = VectorIndex(16, "test")
+    vectors = unit_vectors(5)
+    index.upsert(np.arange(10, 15), vectors, [f"h{i}" for i in range(5)])
+    _, ids = index.search(vectors[2:3], 1)
+    assert ids[0, 0] == 12
+    index.upsert(np.array([12]), vectors[4:5], ["changed"])  # update moves the vector
+    index.remove(np.array([14]))
+    assert len(index) == 4 and index.hashes[12] == "changed" and 14 not in index.hashes
+    _, ids = index.search(vectors[4:5], 2)
+    assert ids[0, 0] == 12 and 14 not in ids[0]
+
+
+def test_a_selective_filter_still_returns_the_best_k_of_those_that_pass():
+    index = VectorIndex(16, "test")
+    vectors = unit_vectors(2000, seed=1)
+    row_ids = np.arange(1, 2001)
+    index.upsert(row_ids, vectors, ["x"] * 2000)
+    query = unit_vectors(1, seed=2)
+    allowed = row_ids[::97]  # 21 of 2000 pass
+    scores, ids = index.search(query, 10, allowed=allowed)
+    exact = allowed[np.argsort(-(vectors[allowed - 1] @ query[0]))[:10]]
+    assert ids[0].tolist() == exact.tolist()
+    assert np.all(np.diff(scores[0]) <= 1e-6)
+    _, few = index.search(query, 10, allowed=allowed[:3])
+    assert sorted(few[0][few[0] >= 0].tolist()) == sorted(allowed[:3].tolist())
+
+
+def test_save_and_load_round_trip(tmp_path):
+    index = VectorIndex(16, "test")
+    index.upsert(np.array([3, 9]), unit_vectors(2), ["a", "b"])
+    index.save(tmp_path / "i.npz")
+    loaded = VectorIndex.load(tmp_path / "i.npz")
+    assert loaded.fingerprint() == index.fingerprint() and loaded.hashes == {3: "a", 9: "b"}
+    np.testing.assert_allclose(loaded.vectors(np.array([9])), index.vectors(np.array([9])))
+
+
+def test_missing_and_damaged_index_are_rebuilt(sample_engine, make_engine):
+    home, path = sample_engine.settings.home, sample_engine.settings.index_path
+    fingerprint = (sample_engine.refresh(), sample_engine.index.fingerprint())[1]
+    path.write_bytes(path.read_bytes()[:1000])  # a torn write
+    damaged = make_engine(home)
+    report = damaged.refresh()
+    assert report.rebuilt and "illisible" in report.reason
+    assert damaged.index.fingerprint() == fingerprint
+    path.unlink()
+    missing = make_engine(home)
+    report = missing.refresh()
+    assert report.rebuilt and report.reason == "index absent" and report.embedded == len(missing.index)
+
+
+def test_drift_behind_the_engines_back_is_detected_and_repaired(sample_engine, make_engine):
+    sample_engine.refresh()
+    before = dict(sample_engine.index.hashes)
+    with sample_engine.store.session() as session:  # edits that bypass the store's bookkeeping
+        victim, edited = sorted(before)[:2]
+        session.execute(delete(OpportunityRow).where(OpportunityRow.row_id == victim))
+        session.execute(
+            update(OpportunityRow).where(OpportunityRow.row_id == edited).values(text_hash="0" * 64)
+        )
+    reopened = make_engine(sample_engine.settings.home)
+    report = reopened.refresh()
+    assert not report.rebuilt
+    assert report.removed == 1 and report.embedded == 1
+    assert victim not in reopened.index.hashes and reopened.index.hashes[edited] == "0" * 64
+    assert set(reopened.index.hashes) == set(before) - {victim}
+
+
+def test_switching_encoder_re_embeds_everything(sample_engine, make_engine):
+    sample_engine.refresh()
+    sample_engine.save_index()
+    other = make_engine(sample_engine.settings.home)
+    other._encoder = RenamedEncoder(sample_engine.encoder)
+    report = other.refresh()
+    assert report.rebuilt and "encodeur changé" in report.reason
+    assert other.index.encoder_identity == "renamed" and report.embedded == len(other.index)
+
+
+class RenamedEncoder:
+    """The same model under another identity: the index must not mix their vectors."""
+
+    identity = "renamed"
+
+    def __init__(self, inner):
+        self.inner, self.dim = inner, inner.dim
+
+    def encode(self, texts):
+        return self.inner.encode(texts)
+
+
+def test_archiving_removes_from_the_index_and_writes_are_read_back(sample_engine):
+    sample_engine.refresh()
+    offer = sample_engine.store.opportunity("act-001-medecin-felletin")
+    with sample_engine.store.session() as session:
+        sample_engine.store.save_opportunity(session, offer.model_copy(update={"status": "archived"}))
+        sample_engine.store.save_opportunity(
+            session, offer.model_copy(update={"id": "act-new", "title": "Médecin à Felletin, bis"})
+        )
+    report = sample_engine.refresh()
+    assert (report.removed, report.embedded, report.rebuilt) == (1, 1, False)
+    ids = set(
+        sample_engine.view.arrays["id"][
+            np.isin(sample_engine.view.arrays["row_id"], list(sample_engine.index.hashes))
+        ]
+    )
+    assert "act-new" in ids and "act-001-medecin-felletin" not in ids
