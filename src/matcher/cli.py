@@ -186,7 +186,7 @@ def match(
         print_result(result, f"Offres pour {subject.name or subject.id or 'ce profil'}")
 
 
-DEMO_HOLDERS = ("h-001", "h-012", "h-020", "h-047")
+DEMO_HOLDERS = ("h-001", "h-026", "h-020", "h-019")
 
 
 def sample_data_dir() -> Path:

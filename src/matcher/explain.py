@@ -16,6 +16,8 @@ from matcher.scoring import DEFAULT_WEIGHTS, PARTNER_RADIUS_KM, Weights
 MIN_REASONS, MAX_REASONS = 2, 5
 #: Cosine similarity above which the meaning of project and offer is called close.
 SEMANTIC_CLOSE = 0.35
+#: Below this similarity, with no shared word and no shared sector, the link is called thin.
+SEMANTIC_WEAK = 0.15
 #: An offer available this long after the holder is flagged.
 LATE_AVAILABILITY = timedelta(days=90)
 
@@ -142,6 +144,8 @@ def _warnings(
     today: date,
 ) -> list[str]:
     warnings = []
+    if parts["semantic"] < SEMANTIC_WEAK and parts["lexical"] == 0 and parts["sector"] == 0:
+        warnings.append("Lien ténu avec le projet tel qu'il est décrit : à discuter avant d'en parler")
     if profile.needs_housing and not opportunity.housing:
         warnings.append("Pas de logement signalé sur place")
     if profile.remote_worker and parts["remote"] == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import numpy as np
 import snowballstemmer
@@ -34,21 +35,28 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
 
 
+_STEMMER = snowballstemmer.stemmer("french")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(surface: str) -> str | None:
+    """The stem of a lower-case word, or None for a stop word; cached (words recur a lot)."""
+    folded = _fold(surface)
+    if len(folded) < 3 or folded in FRENCH_STOP_WORDS or not _WORD.fullmatch(folded):
+        return None
+    return _STEMMER.stemWord(folded)
+
+
 class FrenchAnalyzer:
     """Lower-cases, drops accents and stop words, stems with Snowball; remembers surface forms."""
 
-    def __init__(self) -> None:
-        self._stemmer = snowballstemmer.stemmer("french")
-
     def words(self, text: str) -> list[tuple[str, str]]:
         """(stem, surface word) pairs of the meaningful words of ``text``."""
-        surfaces = re.findall(r"[\wÀ-ÿ]+", text.lower())
         pairs = []
-        for surface in surfaces:
-            folded = _fold(surface)
-            if len(folded) < 3 or folded in FRENCH_STOP_WORDS or not _WORD.fullmatch(folded):
-                continue
-            pairs.append((self._stemmer.stemWord(folded), surface))
+        for surface in re.findall(r"[\wÀ-ÿ]+", text.lower()):
+            stem = _stem(surface)
+            if stem is not None:
+                pairs.append((stem, surface))
         return pairs
 
     def __call__(self, text: str) -> list[str]:
@@ -67,18 +75,23 @@ class LexicalModel:
         self.vectorizer_ = TfidfVectorizer(
             analyzer=self.analyzer_, sublinear_tf=self.sublinear_tf, min_df=self.min_df
         )
-        self.vectorizer_.fit(documents or [""])
+        try:
+            self.vectorizer_.fit(documents)
+        except ValueError:  # no document, or nothing but stop words: no vocabulary yet
+            self.vectorizer_ = None
         return self
 
     def similarity(self, query: str, documents: list[str]) -> np.ndarray:
         """Cosine similarity of ``query`` to each document, in [0, 1]."""
-        if not documents:
-            return np.zeros(0, dtype=np.float32)
+        if not documents or self.vectorizer_ is None:
+            return np.zeros(len(documents), dtype=np.float32)
         matrix = self.vectorizer_.transform([query, *documents])
         return np.asarray((matrix[1:] @ matrix[0].T).todense(), dtype=np.float32).ravel()
 
     def shared_words(self, query: str, document: str, limit: int = 3) -> list[str]:
         """Words of the query whose stems also occur in the document, the rarest first."""
+        if self.vectorizer_ is None:
+            return []
         in_document = {stem for stem, _ in self.analyzer_.words(document)}
         vocabulary, idf = self.vectorizer_.vocabulary_, self.vectorizer_.idf_
         shared: dict[str, tuple[float, str]] = {}
