@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -54,11 +54,12 @@ class CatalogueView:
             f = self.frame
             self._arrays = {
                 "row_id": f["row_id"].to_numpy(dtype=np.int64),
-                "id": f["id"].to_numpy(dtype=object),
-                "kind": f["kind"].to_numpy(dtype=object),
-                "status": f["status"].to_numpy(dtype=object),
-                "sector": f["sector"].to_numpy(dtype=object),
-                "department": f["department"].to_numpy(dtype=object),
+                # Fixed-width strings, not objects: comparisons then run in C.
+                "id": f["id"].to_numpy(dtype="U64"),
+                "kind": f["kind"].to_numpy(dtype="U9"),
+                "status": f["status"].to_numpy(dtype="U9"),
+                "sector": f["sector"].fillna("").to_numpy(dtype="U16"),
+                "department": f["department"].to_numpy(dtype="U3"),
                 "lat": f["lat"].to_numpy(dtype=np.float64),
                 "lon": f["lon"].to_numpy(dtype=np.float64),
                 "price_eur": f["price_eur"].to_numpy(dtype=np.float64),
@@ -75,15 +76,23 @@ class CatalogueView:
         return np.searchsorted(self.arrays["row_id"], row_ids)
 
 
+def among(column: np.ndarray, values: list[str] | set[str]) -> np.ndarray:
+    """Mask of the cells of ``column`` equal to one of ``values`` (fast for a few values)."""
+    values = list(values)
+    if len(values) > 8:
+        return np.isin(column, values)
+    mask = np.zeros(len(column), dtype=bool)
+    for value in values:
+        mask |= column == value
+    return mask
+
+
 def _days(column: pd.Series) -> np.ndarray:
     """Dates as float day numbers since the epoch (NaN when absent), for vectorised compares."""
-    out = np.full(len(column), np.nan)
-    for i, value in enumerate(column.to_numpy(dtype=object)):
-        if isinstance(value, datetime):
-            out[i] = value.timestamp() / 86400.0
-        elif isinstance(value, date):
-            out[i] = float(value.toordinal() - EPOCH_ORDINAL)
-    return out
+    instants = pd.to_datetime(column, utc=True, errors="coerce")
+    seconds = instants.to_numpy(dtype="datetime64[s]").astype("float64")
+    seconds[instants.isna().to_numpy()] = np.nan
+    return seconds / 86400.0
 
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

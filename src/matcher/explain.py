@@ -16,6 +16,8 @@ from matcher.scoring import DEFAULT_WEIGHTS, PARTNER_RADIUS_KM, Weights
 MIN_REASONS, MAX_REASONS = 2, 5
 #: Cosine similarity above which the meaning of project and offer is called close.
 SEMANTIC_CLOSE = 0.35
+#: Lexical overlap from which shared words are worth quoting.
+LEXICAL_SHARED = 0.05
 #: Below this similarity, with no shared word and no shared sector, the link is called thin.
 SEMANTIC_WEAK = 0.15
 #: An offer available this long after the holder is flagged.
@@ -63,7 +65,7 @@ def explain(
     """(reasons, warnings) for one match; 2 to 5 reasons, the weightiest first."""
     w = weights.as_dict()
     ranked: list[tuple[float, str]] = []
-    if shared_words:
+    if shared_words and parts["lexical"] >= LEXICAL_SHARED:
         ranked.append(
             (
                 w["lexical"] * parts["lexical"] + 0.01,

@@ -12,11 +12,12 @@ from datetime import date
 
 import numpy as np
 
-from matcher.catalogue import CatalogueView, day_number
+from matcher.catalogue import CatalogueView, among, day_number
 from matcher.domain import HolderProfile
 from matcher.geo import haversine_km
 
 FILTER_ORDER = ("status", "expired", "kind", "department", "distance", "budget", "not_relevant")
+#: Kinds whose price is a sum to find (a coworking price is a monthly rent, not budget).
 PRICED_KINDS = ("takeover", "activity")
 
 
@@ -63,15 +64,15 @@ def hard_filters(
     masks = {
         "status": a["status"] == "published",
         "expired": ~(a["expires_on"] < day_number(today)),  # NaN (no end date) passes
-        "kind": np.isin(a["kind"], profile.kinds) if profile.kinds else everything,
-        "department": np.isin(a["department"], profile.departments) if profile.departments else everything,
+        "kind": among(a["kind"], profile.kinds) if profile.kinds else everything,
+        "department": among(a["department"], profile.departments) if profile.departments else everything,
         "distance": distances <= profile.max_distance_km
         if distances is not None and profile.max_distance_km is not None
         else everything,
-        "budget": ~(np.isin(a["kind"], PRICED_KINDS) & (a["price_eur"] > profile.budget_eur))
+        "budget": ~(among(a["kind"], PRICED_KINDS) & (a["price_eur"] > profile.budget_eur))
         if profile.budget_eur is not None
         else everything,
-        "not_relevant": ~np.isin(a["id"], list(rejected_ids)) if rejected_ids else everything,
+        "not_relevant": ~among(a["id"], rejected_ids) if rejected_ids else everything,
     }
     alive = everything.copy()
     excluded = {}

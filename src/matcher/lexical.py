@@ -26,6 +26,17 @@ FRENCH_STOP_WORDS = frozenset(
     autre autres beaucoup souhaite souhaitons voudrais veux veut aimerais aimerait envie
     projet
     """.split()  # noqa: SIM905
+) | frozenset(
+    # Everyday words of projects and listings that say nothing about the activity itself:
+    # sharing them is no reason to match.
+    """
+    loin pres proche grand grande grands grandes petit petite petits petites centre vie ville
+    gens besoin besoins travail travailler temps annee annees jour jours semaine semaines mois
+    moment chose choses place coin endroit trouver pouvoir aller venir vraiment toujours jamais
+    deja plutot prochain prochaine heure heures minute minutes fois bonne bon bien mieux tres
+    vouloir aimer faut pourrait pourrais peux peut avoir etre nouveau nouvelle nouveaux
+    possible moins plus premier premiere dernier derniere dix vingt trente cent mille
+    """.split()  # noqa: SIM905
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
