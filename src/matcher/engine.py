@@ -8,6 +8,7 @@ cheap sequence check, then only what changed is re-read and re-embedded.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from filelock import FileLock
+from scipy import sparse
 
 from matcher.catalogue import CatalogueView
 from matcher.config import Settings
@@ -32,10 +34,22 @@ from matcher.store import OpportunityRow, Store
 POOL_PER_RESULT = 5
 MIN_POOL = 50
 EMBED_BATCH = 64
+#: Opportunities kept ready for scoring (record, TF-IDF row, stems).
+DOCUMENT_CACHE_SIZE = 20_000
+QUERY_CACHE_SIZE = 10_000
 #: Refit the lexical model when the catalogue has grown or shrunk by this share since.
 LEXICAL_REFIT_SHARE = 0.1
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Document:
+    """An opportunity as scoring reads it: the record, its TF-IDF row and its stems."""
+
+    opportunity: Opportunity
+    vector: sparse.csr_matrix
+    stems: frozenset[str]
 
 
 @dataclass
@@ -79,6 +93,10 @@ class Engine:
         self.index: VectorIndex | None = None
         self._seq = -1
         self._dirty = False
+        # Recently scored opportunities, so that a query reads and analyses only new ones.
+        self._cache: OrderedDict[int, Document] = OrderedDict()
+        # Recently embedded profile texts (a counsellor asks again, the digest batches).
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.RLock()
         self._file_lock = FileLock(str(settings.home / "index.lock"), timeout=120)
 
@@ -126,6 +144,10 @@ class Engine:
                 self.index, report.reason = self._load_index(full)
                 report.rebuilt = bool(report.reason)
             self.view.upsert(rows)
+            if everything:
+                self._cache.clear()
+            for row in rows:
+                self._cache.pop(row.row_id, None)
             self._sync_vectors(rows, everything, report, progress)
             self._seq = seq
             report.indexed = len(self.index)
@@ -189,8 +211,40 @@ class Engine:
         documents = self.store.opportunities_by_row_id(row_ids)
         index.lexical = LexicalModel().fit([opportunity_text(d) for d in documents.values()])
         index.lexical.n_documents_ = n
+        self._cache.clear()  # TF-IDF rows of the old vocabulary
         report.notes.append(f"modèle lexical réajusté sur {n} offres")
         self._dirty = True
+
+    def _documents(self, row_ids: list[int]) -> list[Document]:
+        """The scoring view of these opportunities, from the cache or read once from the store."""
+        missing = [r for r in row_ids if r not in self._cache]
+        if missing:
+            records = self.store.opportunities_by_row_id(missing)
+            lexical = self.index.lexical
+            texts = [opportunity_text(records[r]) for r in missing]
+            vectors = lexical.transform(texts)
+            for i, (row_id, text) in enumerate(zip(missing, texts, strict=True)):
+                self._cache[row_id] = Document(records[row_id], vectors[i], lexical.stems(text))
+        for row_id in row_ids:
+            self._cache.move_to_end(row_id)
+        found = [self._cache[r] for r in row_ids]
+        while len(self._cache) > DOCUMENT_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return found
+
+    def _profile_vectors(self, profiles: list[HolderProfile]) -> np.ndarray:
+        """Embed the profiles' texts in one batch, reusing those embedded recently."""
+        texts = [profile_text(p) for p in profiles]
+        missing = list(dict.fromkeys(t for t in texts if t not in self._queries))
+        if missing:
+            vectors = embed_documents(self.encoder, [("", t) for t in missing])
+            self._queries.update(zip(missing, vectors, strict=True))
+        for text in texts:
+            self._queries.move_to_end(text)
+        found = np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.encoder.dim))
+        while len(self._queries) > QUERY_CACHE_SIZE:
+            self._queries.popitem(last=False)
+        return found.astype(np.float32)
 
     def save_index(self) -> bool:
         """Write the index if it changed since loaded; returns whether it wrote."""
@@ -222,7 +276,7 @@ class Engine:
         today = today or date.today()
         self.refresh()
         with self._lock:
-            queries = embed_documents(self.encoder, [("", profile_text(p)) for p in profiles])
+            queries = self._profile_vectors(profiles)
             rejected = self.store.rejected_by([p.id for p in profiles if p.id])
             restrict = None
             if among is not None:
@@ -284,10 +338,9 @@ class Engine:
         positions = self.view.positions(row_ids)
         # The semantic component is the closer of the whole offer and its best passage.
         similarities = np.maximum(similarities, self.index.best_piece(query_vector, row_ids))
-        opportunities = self.store.opportunities_by_row_id(row_ids.tolist())
-        documents = [opportunity_text(opportunities[r]) for r in row_ids.tolist()]
+        documents = self._documents(row_ids.tolist())
         query = profile_text(profile)
-        lexical = self.index.lexical.similarity(query, documents)
+        lexical = self.index.lexical.similarity(query, sparse.vstack([d.vector for d in documents]))
         partner_counts = partner_offers(self.view, positions, profile.partner_sector, today)
         parts = components(
             profile,
@@ -303,12 +356,12 @@ class Engine:
         order = np.argsort(-scores, kind="stable")[:top]
         matches = []
         for rank, i in enumerate(order.tolist(), start=1):
-            opportunity = opportunities[int(row_ids[i])]
+            opportunity = documents[i].opportunity
             own = {name: round(float(values[i]), 4) for name, values in parts.items()}
             distance = None if distances_km is None else float(distances_km[positions[i]])
             reasons, warnings = explain(
                 profile, opportunity, own, distance, int(partner_counts[i]),
-                self.index.lexical.shared_words(query, documents[i]), today, self.weights,
+                self.index.lexical.shared_words(query, documents[i].stems), today, self.weights,
             )  # fmt: skip
             matches.append(
                 Match(

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 import snowballstemmer
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 #: Function words that carry no topic in a listing or a project.
@@ -92,22 +93,30 @@ class LexicalModel:
             self.vectorizer_ = None
         return self
 
-    def similarity(self, query: str, documents: list[str]) -> np.ndarray:
-        """Cosine similarity of ``query`` to each document, in [0, 1]."""
-        if not documents or self.vectorizer_ is None:
-            return np.zeros(len(documents), dtype=np.float32)
-        matrix = self.vectorizer_.transform([query, *documents])
-        return np.asarray((matrix[1:] @ matrix[0].T).todense(), dtype=np.float32).ravel()
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        """L2-normalised TF-IDF rows of ``texts`` (all zeros before any vocabulary)."""
+        if self.vectorizer_ is None:
+            return sparse.csr_matrix((len(texts), 1), dtype=np.float64)
+        return self.vectorizer_.transform(texts)
 
-    def shared_words(self, query: str, document: str, limit: int = 3) -> list[str]:
+    def stems(self, text: str) -> frozenset[str]:
+        return frozenset(stem for stem, _ in self.analyzer_.words(text))
+
+    def similarity(self, query: str, documents: sparse.csr_matrix) -> np.ndarray:
+        """Cosine similarity of ``query`` to each row of ``transform``-ed documents, in [0, 1]."""
+        if documents.shape[0] == 0 or self.vectorizer_ is None:
+            return np.zeros(documents.shape[0], dtype=np.float32)
+        query_row = self.vectorizer_.transform([query])
+        return np.asarray((documents @ query_row.T).todense(), dtype=np.float32).ravel()
+
+    def shared_words(self, query: str, document_stems: frozenset[str], limit: int = 3) -> list[str]:
         """Words of the query whose stems also occur in the document, the rarest first."""
         if self.vectorizer_ is None:
             return []
-        in_document = {stem for stem, _ in self.analyzer_.words(document)}
         vocabulary, idf = self.vectorizer_.vocabulary_, self.vectorizer_.idf_
         shared: dict[str, tuple[float, str]] = {}
         for stem, surface in self.analyzer_.words(query):
-            if stem in in_document and stem in vocabulary and stem not in shared:
+            if stem in document_stems and stem in vocabulary and stem not in shared:
                 shared[stem] = (float(idf[vocabulary[stem]]), surface)
         ranked = sorted(shared.values(), key=lambda weighted: -weighted[0])
         return [surface for _, surface in ranked[:limit]]

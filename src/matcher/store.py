@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 from matcher.domain import HolderProfile, Opportunity
 from matcher.errors import NotFound
@@ -39,6 +40,25 @@ from matcher.errors import NotFound
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, whatever the database keeps (SQLite keeps no zone, and
+    would otherwise store an aware datetime's local clock time as if it were UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        # A naive datetime is taken as UTC, the store's own convention.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -65,8 +85,8 @@ class OpportunityRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     text_hash: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(Integer, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class HolderRow(Base):
@@ -76,8 +96,8 @@ class HolderRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     digest_opt_in: Mapped[bool] = mapped_column(Boolean, index=True)
     share_with_territories: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FeedbackRow(Base):
@@ -89,7 +109,7 @@ class FeedbackRow(Base):
     )
     opportunity_id: Mapped[str] = mapped_column(String(64))
     verdict: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class UserRow(Base):
@@ -102,8 +122,8 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     territories: Mapped[list[str]] = mapped_column(JSON, default=list)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DigestRunRow(Base):
@@ -112,9 +132,9 @@ class DigestRunRow(Base):
     __tablename__ = "digest_runs"
 
     run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    clock: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    clock: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dry_run: Mapped[bool] = mapped_column(Boolean)
     holders_considered: Mapped[int] = mapped_column(Integer, default=0)
     emails_sent: Mapped[int] = mapped_column(Integer, default=0)
@@ -134,8 +154,8 @@ class SendRow(Base):
     )
     opportunity_id: Mapped[str] = mapped_column(String(64))
     run_id: Mapped[int] = mapped_column(Integer, ForeignKey("digest_runs.run_id"))
-    clock: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    clock: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     message_id: Mapped[str] = mapped_column(String(255))
 
 
