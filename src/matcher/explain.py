@@ -11,15 +11,11 @@ from datetime import date, timedelta
 from matcher.domain import KIND_LABELS, SECTORS, HolderProfile, Opportunity, Relaxation
 from matcher.filters import RelaxationOption
 from matcher.geo import DEPARTMENT_NAMES, short_name
-from matcher.scoring import DEFAULT_WEIGHTS, PARTNER_RADIUS_KM, Weights
+from matcher.scoring import DEFAULT_WEIGHTS, ON_TOPIC_LEXICAL, PARTNER_RADIUS_KM, Weights, on_topic
 
 MIN_REASONS, MAX_REASONS = 2, 5
 #: Cosine similarity above which the meaning of project and offer is called close.
 SEMANTIC_CLOSE = 0.35
-#: Lexical overlap from which shared words are worth quoting.
-LEXICAL_SHARED = 0.05
-#: Below this similarity, with no shared word and no shared sector, the link is called thin.
-SEMANTIC_WEAK = 0.15
 #: An offer available this long after the holder is flagged.
 LATE_AVAILABILITY = timedelta(days=90)
 
@@ -65,7 +61,7 @@ def explain(
     """(reasons, warnings) for one match; 2 to 5 reasons, the weightiest first."""
     w = weights.as_dict()
     ranked: list[tuple[float, str]] = []
-    if shared_words and parts["lexical"] >= LEXICAL_SHARED:
+    if shared_words and parts["lexical"] >= ON_TOPIC_LEXICAL:
         ranked.append(
             (
                 w["lexical"] * parts["lexical"] + 0.01,
@@ -146,7 +142,7 @@ def _warnings(
     today: date,
 ) -> list[str]:
     warnings = []
-    if parts["semantic"] < SEMANTIC_WEAK and parts["lexical"] == 0 and parts["sector"] == 0:
+    if not on_topic(parts):
         warnings.append("Lien ténu avec le projet tel qu'il est décrit : à discuter avant d'en parler")
     if profile.needs_housing and not opportunity.housing:
         warnings.append("Pas de logement signalé sur place")

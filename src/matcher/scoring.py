@@ -115,5 +115,18 @@ def components(
     }
 
 
+#: A match is about the project at all when it is in a sector the holder named, shares
+#: words with the project, or is close in meaning.
+ON_TOPIC_LEXICAL = 0.05
+ON_TOPIC_SEMANTIC = 0.25
+
+
+def on_topic(parts: dict[str, float]) -> bool:
+    """Whether one match's components say it is about the holder's project."""
+    return (
+        parts["sector"] > 0 or parts["lexical"] >= ON_TOPIC_LEXICAL or parts["semantic"] >= ON_TOPIC_SEMANTIC
+    )
+
+
 def final_scores(parts: dict[str, np.ndarray], weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
     return sum(weight * parts[name] for name, weight in weights.as_dict().items())

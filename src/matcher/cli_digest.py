@@ -1,0 +1,103 @@
+"""``matcher digest`` and ``matcher unsubscribe``: the weekly e-mail job from the command line.
+
+Registered on ``matcher.cli.app`` at the end of ``cli.py``; ``matcher.cli`` is imported inside
+the commands, so that this module imports cleanly whichever of the two is imported first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import parse_qs, urlsplit
+
+import typer
+
+#: Some e-mails could not be sent (the server stopped answering, or refused some): run again.
+EXIT_INCOMPLETE = 4
+
+
+def _parse_clock(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"date et heure invalides : {value!r} ; format attendu AAAA-MM-JJTHH:MM[:SS][+HH:MM], "
+            "par exemple 2026-11-23T08:00+01:00 (sans fuseau : heure locale)",
+            param_hint="--now",
+        ) from None
+
+
+def digest(
+    dry_run: Annotated[
+        Path | None,
+        typer.Option(
+            "--dry-run",
+            metavar="DIR",
+            help="N'envoie rien : écrit un fichier .eml par e-mail dans DIR (le journal des envois "
+            "n'est pas modifié).",
+        ),
+    ] = None,
+    holder: Annotated[
+        str | None, typer.Option("--holder", metavar="ID", help="Seulement ce porteur de projet.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit-per-holder", min=1, max=50, help="Offres au plus par e-mail.")
+    ] = 5,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="DATETIME",
+            help="Horloge de l'envoi (ISO 8601), pour rejouer ou tester ; par défaut : maintenant.",
+        ),
+    ] = None,
+) -> None:
+    """Envoyer à chaque porteur inscrit les nouvelles offres qui lui correspondent (hebdomadaire)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from matcher.cli import engine_for, err, out
+    from matcher.digest import run_digest
+
+    clock = _parse_clock(now)
+    with (
+        engine_for() as engine,
+        Progress(
+            TextColumn("Suggestions"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
+        task = bar.add_task("digest", total=None)
+        summary = run_digest(
+            engine,
+            clock=clock,
+            dry_run_dir=dry_run,
+            holder_id=holder,
+            limit=limit,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    for line in summary.lines():
+        out.print(line, highlight=False, soft_wrap=True)
+    if not summary.complete:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def unsubscribe(
+    token: Annotated[str, typer.Argument(help="Jeton du lien de désinscription (après « token= »).")],
+) -> None:
+    """Désinscrire un porteur des suggestions par e-mail, à partir du jeton de son lien."""
+    from matcher.cli import engine_for, out
+    from matcher.digest import unsubscribe as unsubscribe_holder
+
+    token = token.strip()
+    if "token=" in token:  # the whole link was pasted
+        token = parse_qs(urlsplit(token).query).get("token", [token])[0]
+    with engine_for() as engine:
+        outcome = unsubscribe_holder(engine.store, engine.settings.secret_key, token)
+    out.print(f"{outcome.holder_id} : {outcome.message}", highlight=False, soft_wrap=True)

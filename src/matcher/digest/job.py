@@ -1,0 +1,315 @@
+"""One run of the weekly digest: select, compose, send, write the ledger, keep a summary.
+
+The ledger guarantee: a holder's ``SendRow`` rows are added and flushed in one transaction,
+the message is handed to the SMTP server, and the transaction commits as soon as the server
+accepts it (rolled back if it does not). So an e-mail the server refused is never recorded,
+and an e-mail it accepted is recorded before the next one is tried. The next run skips what
+the ledger holds, which makes reruns (same week, or after a failure) send only what is missing.
+The only gap left is a crash between the server's acceptance and the commit (milliseconds):
+that e-mail would be sent again; nothing is ever lost silently.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from sqlalchemy import select, update
+
+from matcher.config import Settings
+from matcher.digest.message import Composer, UnusableAddress
+from matcher.digest.selection import HolderDigest, as_utc, digest_holders, select_digests
+from matcher.digest.sending import DirectoryTransport, Refused, SmtpTransport, Transport, TransportFailed
+from matcher.digest.tokens import MISSING_KEY, DigestNotConfigured
+from matcher.engine import Engine
+from matcher.errors import MatcherError
+from matcher.store import DigestRunRow, HolderRow, SendRow, utcnow
+
+DEFAULT_LIMIT = 5
+#: How often (in holders) the run row's counters are saved while the run goes on.
+SAVE_EVERY = 200
+
+Progress = Callable[[int, int], None]
+
+
+class _Withdrawn(Exception):
+    """The holder unsubscribed or was erased while the run was going on."""
+
+
+class DigestAlreadyRunning(MatcherError):
+    """Another digest run holds the lock of this home."""
+
+
+@dataclass
+class DigestSummary:
+    """What one run did; stored in ``digest_runs`` and printed."""
+
+    run_id: int
+    clock: datetime
+    dry_run: bool
+    holders_considered: int = 0
+    emails_sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    status: str = "running"
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    stopped_by: str | None = None
+    withdrawn: int = 0
+    notes: list[str] = field(default_factory=list)
+    output_dir: Path | None = None
+
+    @property
+    def not_processed(self) -> int:
+        """Holders left for the next run because the run stopped early."""
+        return self.holders_considered - self.emails_sent - self.skipped - self.failed
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "completed" and self.failed == 0
+
+    def lines(self) -> list[str]:
+        """The summary in French, one line each."""
+        state = {
+            "completed": "terminé",
+            "interrupted": "interrompu",
+            "running": "en cours",
+        }.get(self.status, self.status)
+        kind = "aperçu (--dry-run)" if self.dry_run else "envoi"
+        sent = "e-mails écrits" if self.dry_run else "e-mails envoyés"
+        lines = [
+            f"Suggestions hebdomadaires, {kind} n° {self.run_id} "
+            f"(horloge {self.clock.astimezone():%d/%m/%Y %H:%M}) : {state}",
+            f"  porteurs considérés : {self.holders_considered}",
+            f"  {sent} : {self.emails_sent}",
+            f"  ignorés (rien de nouveau) : {self.skipped}",
+        ]
+        if self.withdrawn:
+            lines.append(f"    dont désinscrits ou supprimés pendant l'envoi : {self.withdrawn}")
+        lines.append(f"  échecs : {self.failed}")
+        if self.not_processed:
+            lines.append(f"  non traités : {self.not_processed}")
+        lines += [f"  échec pour {holder} : {reason}" for holder, reason in self.failures]
+        if self.stopped_by:
+            lines.append(f"Envoi interrompu : {self.stopped_by}")
+        if self.status == "interrupted" and not self.dry_run:
+            lines.append(
+                "Relancez la même commande quand le serveur répond : les e-mails déjà acceptés "
+                "ne seront pas renvoyés, les autres partiront."
+            )
+        elif self.failed and not self.dry_run:
+            lines.append("Les e-mails en échec seront retentés au prochain envoi.")
+        if self.output_dir is not None:
+            lines.append(f"Fichiers .eml écrits dans {self.output_dir}")
+        lines += self.notes
+        return lines
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "clock": self.clock.isoformat(),
+            "dry_run": self.dry_run,
+            "status": self.status,
+            "holders_considered": self.holders_considered,
+            "emails_sent": self.emails_sent,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "not_processed": self.not_processed,
+        }
+
+
+class DigestRun:
+    """The run's state: its row in ``digest_runs``, its transport, its counters."""
+
+    def __init__(self, engine: Engine, transport: Transport, composer: Composer, summary: DigestSummary):
+        self.engine = engine
+        self.store = engine.store
+        self.transport = transport
+        self.composer = composer
+        self.summary = summary
+
+    def deliver(self, digest: HolderDigest) -> bool:
+        """Compose and send one digest; with SMTP, its ledger rows commit when the server accepts.
+
+        Returns False, sending nothing, when the holder unsubscribed or was erased meanwhile.
+        """
+        s = self.summary
+        message = self.composer.compose(digest, s.run_id)
+        if s.dry_run:
+            self.transport.send(message, digest.holder.id)
+            s.emails_sent += 1
+            return True
+        now = utcnow()
+        try:
+            with self.store.session() as session:
+                # Writing first takes the database's write lock, so what is read next is current.
+                session.execute(
+                    update(DigestRunRow)
+                    .where(DigestRunRow.run_id == s.run_id)
+                    .values(emails_sent=DigestRunRow.emails_sent + 1)
+                )
+                opted_in = session.scalar(
+                    select(HolderRow.digest_opt_in).where(HolderRow.id == digest.holder.id)
+                )
+                if not opted_in:
+                    raise _Withdrawn
+                session.add_all(
+                    SendRow(
+                        holder_id=digest.holder.id,
+                        opportunity_id=suggestion.opportunity.id,
+                        run_id=s.run_id,
+                        clock=s.clock,
+                        sent_at=now,
+                        message_id=message["Message-ID"],
+                    )
+                    for suggestion in digest.suggestions
+                )
+                # The rows are written before the message leaves: a database that cannot take
+                # them stops the run before an unrecorded e-mail goes out.
+                session.flush()
+                self.transport.send(message, digest.holder.id)
+        except _Withdrawn:
+            return False
+        s.emails_sent += 1
+        return True
+
+    def save(self, finished: bool = False) -> None:
+        s = self.summary
+        values = {
+            "holders_considered": s.holders_considered,
+            "skipped": s.skipped,
+            "failed": s.failed,
+            "status": s.status,
+        }
+        if s.dry_run:
+            values["emails_sent"] = s.emails_sent  # a real run counts its sends in the ledger step
+        if finished:
+            values["finished_at"] = utcnow()
+        with self.store.session() as session:
+            session.execute(update(DigestRunRow).where(DigestRunRow.run_id == s.run_id).values(**values))
+
+
+def _open_run(engine: Engine, clock: datetime, dry_run: bool) -> DigestSummary:
+    with engine.store.session() as session:
+        row = DigestRunRow(clock=clock, started_at=utcnow(), dry_run=dry_run, status="running")
+        session.add(row)
+        session.flush()
+        return DigestSummary(run_id=row.run_id, clock=clock, dry_run=dry_run)
+
+
+def run_digest(
+    engine: Engine,
+    *,
+    clock: datetime | None = None,
+    dry_run_dir: Path | None = None,
+    holder_id: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    settings: Settings | None = None,
+    transport: Transport | None = None,
+    progress: Progress | None = None,
+) -> DigestSummary:
+    """Run the digest for every opted-in holder (or one) at ``clock`` (default: now).
+
+    With ``dry_run_dir``, e-mails are written there as .eml files and the ledger is untouched.
+    Raises DigestNotConfigured without a secret key (a dry run uses a throw-away one instead)
+    and DigestAlreadyRunning when another real run holds this home's lock.
+    """
+    settings = settings or engine.settings
+    clock = as_utc(clock or utcnow())
+    dry_run = dry_run_dir is not None
+    notes = []
+    secret_key = settings.secret_key
+    if not secret_key:
+        if not dry_run:
+            raise DigestNotConfigured(f"envoi impossible. {MISSING_KEY}")
+        secret_key = secrets.token_urlsafe(32)
+        notes.append(
+            "MATCHER_SECRET_KEY n'est pas défini : cet aperçu signe ses liens de désinscription avec une "
+            "clé éphémère ; ils ne fonctionneront pas. Un envoi réel exige la clé."
+        )
+    if limit < 1:
+        raise MatcherError("--limit-per-holder doit valoir au moins 1")
+    lock = FileLock(str(engine.settings.home / "digest.lock"), timeout=0)
+    if not dry_run:
+        try:
+            lock.acquire()
+        except Timeout:
+            raise DigestAlreadyRunning(
+                f"un autre envoi est en cours sur {engine.settings.home} (verrou digest.lock) : "
+                "attendez sa fin ; lancer deux envois à la fois enverrait des doublons"
+            ) from None
+    try:
+        return _run(
+            engine, settings, secret_key, clock, dry_run_dir, holder_id, limit, transport, progress, notes
+        )
+    finally:
+        if lock.is_locked:
+            lock.release()
+
+
+def _run(
+    engine: Engine,
+    settings: Settings,
+    secret_key: str,
+    clock: datetime,
+    dry_run_dir: Path | None,
+    holder_id: str | None,
+    limit: int,
+    transport: Transport | None,
+    progress: Progress | None,
+    notes: list[str],
+) -> DigestSummary:
+    holders = digest_holders(engine.store, holder_id)
+    if holder_id is not None and not holders:
+        notes.append(
+            f"{holder_id} n'a pas demandé les suggestions par e-mail (digest_opt_in) : rien à envoyer."
+        )
+    engine.refresh()
+    engine.save_index()
+    summary = _open_run(engine, clock, dry_run_dir is not None)
+    summary.notes, summary.output_dir = notes, dry_run_dir
+    summary.holders_considered = len(holders)
+    transport = transport or (DirectoryTransport(dry_run_dir) if dry_run_dir else SmtpTransport(settings))
+    run = DigestRun(engine, transport, Composer(settings, secret_key), summary)
+    run.save()
+    reachable = [h for h in holders if h.email]
+    for holder in holders:
+        if not holder.email:
+            summary.failures.append((holder.id, "pas d'adresse e-mail dans le profil"))
+            summary.failed += 1
+    done = summary.failed
+    if progress:
+        progress(done, len(holders))
+    try:
+        for digest in select_digests(engine, reachable, clock, limit):
+            if not digest.suggestions:
+                summary.skipped += 1
+            else:
+                try:
+                    if not run.deliver(digest):
+                        summary.skipped += 1
+                        summary.withdrawn += 1
+                except (Refused, UnusableAddress) as error:
+                    summary.failed += 1
+                    summary.failures.append((digest.holder.id, str(error)))
+            done += 1
+            if progress:
+                progress(done, len(holders))
+            if done % SAVE_EVERY == 0:
+                run.save()
+        summary.status = "completed"
+    except TransportFailed as error:
+        summary.failed += 1
+        summary.failures.append((digest.holder.id, "non envoyé, le serveur ne répondait plus"))
+        summary.stopped_by = str(error)
+        summary.status = "interrupted"
+    except BaseException:
+        summary.status = "interrupted"
+        raise
+    finally:
+        transport.close()
+        run.save(finished=True)
+    return summary

@@ -1,0 +1,197 @@
+"""The digest e-mail: multipart text and HTML, in French, from the Jinja2 templates.
+
+Everything quoted comes from the engine's match (reasons, distance) or from the record
+(title, place, price). An opportunity's ``contact_email`` never reaches a template: the
+holder is pointed to their counsellor, or to the territory by name.
+"""
+
+from __future__ import annotations
+
+import email.policy
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from functools import cache
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from matcher.config import Settings
+from matcher.digest.selection import HolderDigest, Suggestion
+from matcher.digest.tokens import make_token
+from matcher.domain import KIND_LABELS
+from matcher.explain import department_label, euros
+from matcher.geo import short_name
+from matcher.store import utcnow
+
+MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+MAX_REASONS = 2
+HEADERS_POLICY = email.policy.default.clone(max_line_length=998)
+UNSUBSCRIBE_PATH = "/v1/unsubscribe"
+
+
+class UnusableAddress(ValueError):
+    """A holder's e-mail address cannot be written in a header."""
+
+
+@cache
+def templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("matcher", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def long_date(moment: datetime) -> str:
+    """« 16 novembre 2026 », in local time."""
+    day = moment.astimezone()
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def subject(count: int) -> str:
+    if count == 1:
+        return "1 nouvelle opportunité à la campagne pour votre projet"
+    return f"{count} nouvelles opportunités à la campagne pour votre projet"
+
+
+def intro(count: int, first: bool, since: datetime) -> str:
+    """The opening sentence: how many offers, new since when."""
+    offers = "une offre publiée ou mise à jour" if count == 1 else f"{count} offres publiées ou mises à jour"
+    when = "ces sept derniers jours" if first else f"depuis notre envoi du {long_date(since)}"
+    verb = "correspond" if count == 1 else "correspondent"
+    return f"Voici {offers} {when} qui {verb} à votre projet et à vos critères :"
+
+
+def unsubscribe_url(settings: Settings, token: str) -> str:
+    return f"{settings.public_url.rstrip('/')}{UNSUBSCRIBE_PATH}?{urlencode({'token': token})}"
+
+
+def price_figure(suggestion: Suggestion) -> str:
+    opportunity = suggestion.opportunity
+    price = opportunity.price_eur
+    if opportunity.kind == "coworking":
+        return "Tarif non communiqué" if price is None else f"Poste de travail : {euros(price)} par mois"
+    if opportunity.kind == "takeover":
+        return "Prix non communiqué" if price is None else f"Prix demandé : {euros(price)}"
+    if price is None:
+        return "Investissement de départ non communiqué"
+    if price == 0:
+        return "Aucun investissement de départ demandé"
+    return f"Investissement de départ : {euros(price)}"
+
+
+def distance_figure(suggestion: Suggestion, holder_origin: str | None) -> str | None:
+    distance = suggestion.match.distance_km
+    if distance is None:
+        return None
+    return f"À {distance:.0f} km de {short_name(holder_origin)}" if holder_origin else f"À {distance:.0f} km"
+
+
+def key_figures(suggestion: Suggestion, holder_origin: str | None) -> list[str]:
+    figures = [price_figure(suggestion)]
+    revenue = suggestion.opportunity.revenue_eur
+    if suggestion.opportunity.kind == "takeover" and revenue is not None:
+        figures.append(f"Chiffre d'affaires : {euros(revenue)}")
+    distance = distance_figure(suggestion, holder_origin)
+    if distance:
+        figures.append(distance)
+    return figures
+
+
+def _repeats_a_figure(reason: str) -> bool:
+    # Distance, coworking price and place are already in the figures and the heading (and an
+    # unknown price is said there too: its warning is dropped below).
+    return (reason.startswith("À ") and " km" in reason) or reason.startswith(
+        ("Poste de travail à", "Situé à")
+    )
+
+
+def item_context(suggestion: Suggestion, holder_origin: str | None) -> dict[str, object]:
+    match, opportunity = suggestion.match, suggestion.opportunity
+    location = opportunity.location
+    reasons = [r for r in match.reasons if not _repeats_a_figure(r)]
+    # The kind is in the heading already: its reason comes last, used only to fill in.
+    reasons = sorted(reasons, key=lambda r: r.startswith("Type recherché"))[:MAX_REASONS]
+    reasons = reasons or match.reasons[:MAX_REASONS]  # each offer says why, even if it repeats
+    warnings = [w for w in match.warnings if not w.startswith("Montant non communiqué")]
+    return {
+        "rank": match.rank,
+        "title": opportunity.title,
+        "commune": location.commune,
+        "department": department_label(location.department),
+        "kind": KIND_LABELS[opportunity.kind],
+        "territory": opportunity.territory,
+        "figures": key_figures(suggestion, holder_origin),
+        "reasons": reasons,
+        "warning": warnings[0] if warnings else None,
+        "reference": opportunity.id,
+    }
+
+
+def counsellor_context(digest: HolderDigest) -> dict[str, str | None] | None:
+    counsellor = digest.holder.counsellor
+    if counsellor is None or not counsellor.email:
+        return None
+    return {"name": counsellor.name, "organisation": counsellor.organisation, "email": counsellor.email}
+
+
+def message_domain(mail_from: str) -> str:
+    address = parseaddr(mail_from)[1]
+    return address.rpartition("@")[2] or "matcher.invalid"
+
+
+@dataclass(frozen=True)
+class Composer:
+    """Builds the e-mail of one digest; ``secret_key`` signs the unsubscribe link."""
+
+    settings: Settings
+    secret_key: str
+
+    def compose(self, digest: HolderDigest, run_id: int, now: datetime | None = None) -> EmailMessage:
+        holder = digest.holder
+        count = len(digest.suggestions)
+        origin = holder.origin.commune if holder.origin else None
+        unsubscribe = unsubscribe_url(self.settings, make_token(self.secret_key, holder.id))
+        context = {
+            "name": holder.name,
+            "count": count,
+            "subject": subject(count),
+            "intro": intro(count, digest.first, digest.since),
+            "items": [item_context(s, origin) for s in digest.suggestions],
+            "counsellor": counsellor_context(digest),
+            "unsubscribe_url": unsubscribe,
+        }
+        env = templates()
+        text = env.get_template("digest.txt.j2").render(context)
+        html = env.get_template("digest.html.j2").render(context)
+
+        message = EmailMessage()
+        message["Subject"] = context["subject"]
+        message["From"] = self.settings.mail_from
+        try:
+            message["To"] = Address(display_name=holder.name or "", addr_spec=holder.email)
+        except (ValueError, IndexError, TypeError) as error:
+            raise UnusableAddress(f"adresse e-mail inutilisable ({holder.email!r}) : {error}") from None
+        message["Date"] = format_datetime((now or utcnow()).astimezone(UTC))
+        message["Message-ID"] = make_msgid(
+            idstring=f"digest.{run_id}", domain=message_domain(self.settings.mail_from)
+        )
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+        message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+        message["Content-Language"] = "fr"  # after the parts: set_content clears Content-* headers
+        # The bodies are encoded by now (76-character lines); from here on the policy only folds
+        # headers, and the long List-Unsubscribe URL must stay one piece, not RFC 2047 words.
+        message.policy = HEADERS_POLICY
+        return message

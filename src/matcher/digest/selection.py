@@ -1,0 +1,150 @@
+"""Who gets what: for each opted-in holder, the engine's best matches among what is new to them.
+
+"New" for a holder means published or updated after the clock of their last digest (the
+latest ledger row), up to this run's clock; a first digest looks back ``FIRST_WINDOW``. What
+the ledger says was already sent to them is left out, and so is what they marked not relevant
+(the engine's hard filters do that, with all the others). Matching is batched: one
+``Engine.match_many`` call per batch of holders who share the same window.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from matcher.domain import HolderProfile, Match, Opportunity
+from matcher.engine import Engine
+from matcher.scoring import on_topic
+from matcher.store import HolderRow, OpportunityRow, SendRow, Store
+
+FIRST_WINDOW = timedelta(days=7)
+#: Holders per ``match_many`` call: large enough to batch the embedding, small enough to
+#: keep the results of one batch in memory.
+BATCH_SIZE = 256
+#: Ids per SQL ``IN (...)``: below every database's limit on bound parameters.
+IN_CHUNK = 900
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken as local time (SQLite returns UTC as naive)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.astimezone().astimezone(UTC)
+
+
+def _stored_utc(moment: datetime) -> datetime:
+    # The store writes UTC; SQLite gives it back without its zone.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass
+class Suggestion:
+    """One opportunity proposed in a digest: the engine's match and the record behind it."""
+
+    match: Match
+    opportunity: Opportunity
+
+
+@dataclass
+class HolderDigest:
+    """What one holder receives this run; no suggestions means no e-mail."""
+
+    holder: HolderProfile
+    since: datetime
+    first: bool
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+
+def digest_holders(store: Store, holder_id: str | None = None) -> list[HolderProfile]:
+    """Holders who asked for the digest (all, or the one named); NotFound for an unknown id."""
+    if holder_id is None:
+        return store.holders(digest_opt_in=True)
+    holder = store.holder(holder_id)
+    with store.session() as session:
+        opted_in = session.scalar(select(HolderRow.digest_opt_in).where(HolderRow.id == holder_id))
+    return [holder] if opted_in else []
+
+
+def _chunks(values: list[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def last_clocks(store: Store) -> dict[str, datetime]:
+    """Each holder's last digest clock, from the ledger."""
+    with store.session() as session:
+        rows = session.execute(select(SendRow.holder_id, func.max(SendRow.clock)).group_by(SendRow.holder_id))
+        return {holder_id: _stored_utc(clock) for holder_id, clock in rows}
+
+
+def new_opportunities(store: Store, since: datetime, clock: datetime) -> dict[str, Opportunity]:
+    """Published opportunities created or changed in ``(since, clock]``, by id."""
+    with store.session() as session:
+        rows = session.execute(
+            select(OpportunityRow.id, OpportunityRow.payload).where(
+                OpportunityRow.status == "published",
+                OpportunityRow.updated_at > since,
+                OpportunityRow.updated_at <= clock,
+            )
+        )
+        return {opportunity_id: Opportunity.model_validate(payload) for opportunity_id, payload in rows}
+
+
+def already_sent(store: Store, holder_ids: Iterable[str], opportunity_ids: list[str]) -> dict[str, set[str]]:
+    """Which of ``opportunity_ids`` the ledger says each holder already received."""
+    wanted = set(holder_ids)
+    sent: dict[str, set[str]] = defaultdict(set)
+    with store.session() as session:
+        for chunk in _chunks(opportunity_ids):
+            rows = session.execute(
+                select(SendRow.holder_id, SendRow.opportunity_id).where(SendRow.opportunity_id.in_(chunk))
+            )
+            for holder_id, opportunity_id in rows:
+                if holder_id in wanted:
+                    sent[holder_id].add(opportunity_id)
+    return sent
+
+
+def select_digests(
+    engine: Engine,
+    holders: list[HolderProfile],
+    clock: datetime,
+    limit: int,
+    today: date | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[HolderDigest]:
+    """Each holder's digest, batch by batch (holders sharing a window are matched together)."""
+    clock = as_utc(clock)
+    today = today or clock.astimezone().date()
+    store = engine.store
+    last = last_clocks(store)
+    windows: dict[datetime, list[HolderProfile]] = defaultdict(list)
+    for holder in holders:
+        windows[last.get(holder.id, clock - FIRST_WINDOW)].append(holder)
+    for since, group in sorted(windows.items()):
+        fresh = new_opportunities(store, since, clock) if since < clock else {}
+        sent = already_sent(store, (h.id for h in group), list(fresh))
+        for start in range(0, len(group), batch_size):
+            batch = group[start : start + batch_size]
+            results = [None] * len(batch)
+            if fresh:
+                # Ask for enough that dropping what was already sent still leaves ``limit``.
+                extra = max(len(sent.get(h.id, ())) for h in batch)
+                results = engine.match_many(batch, top=limit + extra, today=today, among=set(fresh))
+            for holder, result in zip(batch, results, strict=True):
+                digest = HolderDigest(holder, since, first=holder.id not in last)
+                if result is not None:
+                    # A weekly e-mail carries only offers about the project: a thin link is
+                    # worth a counsellor's look, not an unsolicited message.
+                    kept = [
+                        m
+                        for m in result.matches
+                        if m.opportunity_id not in sent.get(holder.id, ()) and on_topic(m.components)
+                    ]
+                    digest.suggestions = [
+                        Suggestion(m.model_copy(update={"rank": rank}), fresh[m.opportunity_id])
+                        for rank, m in enumerate(kept[:limit], start=1)
+                    ]
+                yield digest
