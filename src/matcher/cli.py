@@ -226,3 +226,14 @@ def demo(
     finally:
         if temporary is not None:
             temporary.cleanup()
+
+
+from matcher.cli_digest import digest, unsubscribe  # noqa: E402
+
+app.command("digest")(digest)
+app.command("unsubscribe")(unsubscribe)
+
+from matcher.cli_service import serve, users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.command("serve")(serve)

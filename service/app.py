@@ -1,0 +1,125 @@
+"""The FastAPI application: ``create_app(settings)``, and ``app`` for ``uvicorn service.app:app``.
+
+One Engine per process, opened at start-up (index loaded and brought up to date) and closed at
+shutdown (index saved). Routes validate, authorise and call the engine; no scoring happens here.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from matcher import __version__
+from matcher.config import Settings
+from matcher.encoders import Encoder
+from matcher.engine import Engine
+from service.errors import BodySizeLimit, install_error_handlers
+
+DESCRIPTION = """\
+Des opportunités rurales (offres d'activité, entreprises à reprendre, espaces de coworking)
+pour des porteurs de projet urbains, avec les raisons de chaque suggestion.
+
+Authentification : `Authorization: Bearer <jeton>`, jeton créé par `matcher users add`.
+Rôles : **admin** (tout), **officer** (les offres de ses territoires, et leurs candidats),
+**counsellor** (les profils de porteurs et leurs correspondances).
+"""
+
+#: Where the key for candidate pseudonyms lives when MATCHER_SECRET_KEY is not set.
+PSEUDONYM_KEY_FILE = "pseudonym.key"
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    """The secret behind candidate pseudonyms: MATCHER_SECRET_KEY, else a random key kept in the home."""
+    if settings.secret_key:
+        return settings.secret_key.encode("utf-8")
+    path = settings.home / PSEUDONYM_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return Path(path).read_bytes()
+    with os.fdopen(fd, "wb") as file:
+        key = secrets.token_bytes(32)
+        file.write(key)
+    return key
+
+
+def _open_engine(settings: Settings, encoder: Encoder | None) -> Engine:
+    engine = Engine(settings, encoder=encoder)
+    try:
+        engine.refresh()  # load the index (or rebuild a stale one) before the first request
+        engine.save_index()
+    except BaseException:
+        engine.close()
+        raise
+    return engine
+
+
+def _close_engine(engine: Engine) -> None:
+    try:
+        engine.save_index()
+    finally:
+        engine.close()
+
+
+def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None) -> FastAPI:
+    """The API over ``settings.home``; ``encoder`` lets tests share one loaded model."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await run_in_threadpool(_open_engine, settings, encoder)
+        app.state.engine = engine
+        app.state.pseudonym_key = pseudonym_key(settings)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(_close_engine, engine)
+
+    app = FastAPI(
+        title="matcher",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        separate_input_output_schemas=False,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+
+    from service.routers import health, holders, matches, opportunities, unsubscribe
+
+    for module in (health, opportunities, matches, holders, unsubscribe):
+        app.include_router(module.router)
+    _document_patches(app)
+    return app
+
+
+def _document_patches(app: FastAPI) -> None:
+    """Add ``OpportunityPatch`` and ``HolderProfilePatch`` (every field optional, null clears it)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate()["components"]["schemas"]
+            for name in ("Opportunity", "HolderProfile"):
+                patch = copy.deepcopy(schemas[name])
+                patch.pop("required", None)
+                patch["title"] = f"{name}Patch"
+                for field, schema in patch["properties"].items():
+                    if field != "id" and {"type": "null"} not in schema.get("anyOf", []):
+                        patch["properties"][field] = {"anyOf": [schema, {"type": "null"}]}
+                schemas[f"{name}Patch"] = patch
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+app = create_app()

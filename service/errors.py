@@ -1,0 +1,261 @@
+"""The one place where errors become HTTP statuses, with a French message a person can act on.
+
+422 for anything a client sent that breaks the contract (one message per field), 404 for an
+unknown id, 409 for an id already taken, 413 for a body over the limit, 401 and 403 raised by
+``service.auth``. Nothing a client sends ends in a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from matcher.domain import describe
+from matcher.errors import (
+    AlreadyExists,
+    InvalidFile,
+    InvalidRecord,
+    LocationUnresolved,
+    MatcherError,
+    NotFound,
+)
+
+log = logging.getLogger("matcher.service")
+
+VALIDATION_MESSAGE = "La requête est invalide : voir le détail par champ."
+_DEFAULT_DETAILS = {
+    404: "ressource introuvable",
+    405: "méthode non autorisée pour cette adresse",
+}
+#: Pydantic error types the core vocabulary does not translate, and request-level ones.
+_EXTRA_MESSAGES = {
+    "json_invalid": "JSON invalide",
+    "missing": "champ obligatoire manquant",
+    "string_unicode": "doit être un texte UTF-8",
+    "bool_parsing": "doit valoir true ou false",
+    "int_parsing_size": "nombre trop grand",
+    "dict_type": "doit être un objet JSON",
+    "model_attributes_type": "doit être un objet JSON",
+}
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """The request body is over ``max_upload_bytes``."""
+
+    def __init__(self, limit: int):
+        super().__init__(
+            413,
+            f"corps de requête trop volumineux : au plus {limit} octets "
+            f"({limit / 1_000_000:.1f} Mo) ; découpez l'envoi",
+        )
+
+
+class BodySizeLimit:
+    """ASGI middleware refusing bodies over ``max_bytes``, before anything parses them.
+
+    The declared Content-Length is checked first; the bytes actually streamed are counted too,
+    for chunked bodies and for clients that under-declare.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"").strip()
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _send_too_large(send, self.max_bytes)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _send_too_large(send, self.max_bytes)
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    response = JSONResponse({"detail": BodyTooLarge(limit).detail}, status_code=413)
+    await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+# --- validation messages -----------------------------------------------------------------------
+
+
+class _Problems:
+    """Duck-types ``pydantic.ValidationError`` for ``matcher.domain.describe``."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        self._errors = errors
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self._errors
+
+
+def french_message(error: dict[str, Any]) -> str:
+    """The core's French wording for one pydantic error, with a French fallback."""
+    kind = error.get("type", "")
+    if kind in _EXTRA_MESSAGES:
+        return _EXTRA_MESSAGES[kind]
+    ((_, message),) = describe(_Problems([{**error, "loc": ()}]))  # type: ignore[arg-type]
+    if message == error.get("msg") and kind != "value_error":
+        return f"valeur invalide ({kind})"  # pydantic's English wording: never shown as is
+    return message
+
+
+def field_path(parts: list[str | int] | tuple[str | int, ...]) -> str:
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def split_path(path: str) -> list[str | int]:
+    """'location.lat' -> ['location', 'lat']; 'tags[2]' -> ['tags', 2]."""
+    return [int(index) if index else name for name, index in _PATH_PART.findall(path)]
+
+
+def field_error(where: str, parts: list[str | int], message: str, kind: str) -> dict[str, Any]:
+    return {"loc": [where, *parts], "field": field_path(parts), "msg": message, "type": kind}
+
+
+def validation_response(errors: list[dict[str, Any]], message: str = VALIDATION_MESSAGE) -> JSONResponse:
+    return JSONResponse({"message": message, "detail": errors}, status_code=422)
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for error in exc.errors():
+        where, *parts = error.get("loc") or ("body",)
+        parts = [p if isinstance(p, int) else str(p) for p in parts]
+        if where == "body" and not parts and error.get("type") == "missing":
+            message = "corps de requête manquant (un objet JSON est attendu)"
+        elif error.get("type") == "json_invalid":  # its loc is a character position, not a field
+            message = f"JSON invalide (position {parts[0]})" if parts else "JSON invalide"
+            parts = []
+        else:
+            message = french_message(error)
+        errors.append(field_error(str(where), parts, message, error.get("type", "invalid")))
+    return validation_response(errors)
+
+
+async def _invalid_record(_: Request, exc: InvalidRecord) -> JSONResponse:
+    errors = [
+        field_error("body", split_path(field), message, "invalid_record") for field, message in exc.problems
+    ]
+    return validation_response(errors, f"Enregistrement refusé : {exc}")
+
+
+async def _invalid_file(_: Request, exc: InvalidFile) -> JSONResponse:
+    return validation_response(
+        [field_error("body", [], str(exc), "invalid_file")], f"Envoi illisible : {exc}"
+    )
+
+
+async def _location_unresolved(_: Request, exc: LocationUnresolved) -> JSONResponse:
+    return validation_response([field_error("body", ["location"], str(exc), "location_unresolved")])
+
+
+async def _other_matcher_error(_: Request, exc: MatcherError) -> JSONResponse:
+    return validation_response([field_error("body", [], str(exc), "refused")], f"Refusé : {exc}")
+
+
+async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+async def _already_exists(_: Request, exc: AlreadyExists) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+    log.info("conflit d'écriture : %s", exc.orig)
+    return JSONResponse(
+        {"detail": "conflit avec un enregistrement existant ; relisez puis réessayez"}, status_code=409
+    )
+
+
+async def _database_busy(_: Request, exc: OperationalError) -> JSONResponse:
+    log.warning("base de données indisponible : %s", exc.orig)
+    return JSONResponse(
+        {"detail": "base de données momentanément indisponible ; réessayez dans quelques secondes"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
+
+
+async def _http_exception(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400:
+        # FastAPI's own "error parsing the body" (undecodable bytes, nesting too deep).
+        return validation_response(
+            [
+                field_error(
+                    "body", [], "corps de requête illisible : un JSON en UTF-8 est attendu", "body_unreadable"
+                )
+            ]
+        )
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if detail == HTTPStatus(exc.status_code).phrase:  # Starlette's English default
+        detail = _DEFAULT_DETAILS.get(exc.status_code, f"erreur HTTP {exc.status_code}")
+    return JSONResponse(
+        {"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("erreur interne", exc_info=exc)
+    return JSONResponse({"detail": "erreur interne du service ; elle a été journalisée"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register every mapping above on ``app``."""
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(InvalidRecord, _invalid_record)
+    app.add_exception_handler(InvalidFile, _invalid_file)
+    app.add_exception_handler(LocationUnresolved, _location_unresolved)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(AlreadyExists, _already_exists)
+    app.add_exception_handler(MatcherError, _other_matcher_error)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(Exception, _unexpected)

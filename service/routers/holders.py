@@ -1,0 +1,146 @@
+"""Holder profiles, managed by counsellors (and admins); erasure; feedback on suggestions."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from matcher.domain import HolderProfile
+from matcher.engine import Engine
+from matcher.errors import AlreadyExists
+from matcher.intake import validate_holder
+from service.auth import Counsellor, EngineDep
+from service.routers import (
+    REQUEST_LABEL,
+    HolderIdPath,
+    JsonBody,
+    Offset,
+    json_request_body,
+    merge_patch,
+    record_with_id,
+)
+from service.schemas import MAX_PAGE, FeedbackIn, FeedbackOut, HolderPage, error_responses
+
+router = APIRouter(
+    prefix="/v1/holders",
+    tags=["porteurs de projet"],
+    responses=error_responses(401, 403, 413, 422, 503),
+)
+
+
+def _save(engine: Engine, holder: HolderProfile, *, create: bool = False) -> str:
+    """Store one profile; with ``create``, an existing id is a conflict and nothing is written."""
+    with engine.store.session() as session:
+        outcome = engine.store.save_holder(session, holder)
+        if create and outcome != "inserted":
+            raise AlreadyExists(
+                f"le porteur de projet {holder.id} existe déjà ; modifiez-le par PUT ou PATCH"
+            )
+    return outcome
+
+
+@router.get("", response_model=HolderPage, summary="Lister les porteurs de projet")
+def list_holders(
+    engine: EngineDep,
+    _: Counsellor,
+    digest_opt_in: bool | None = None,
+    share_with_territories: bool | None = None,
+    offset: Offset = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> HolderPage:
+    """Les profils dans l'ordre des id, filtrés sur l'abonnement aux suggestions ou la visibilité."""
+    holders = engine.store.holders(digest_opt_in=digest_opt_in, share_with_territories=share_with_territories)
+    return HolderPage(total=len(holders), offset=offset, limit=limit, items=holders[offset : offset + limit])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=HolderProfile,
+    summary="Enregistrer un porteur de projet",
+    responses=error_responses(409),
+    openapi_extra=json_request_body("HolderProfile", "Le profil ; sans id, le service en attribue un."),
+)
+def create_holder(engine: EngineDep, _: Counsellor, body: JsonBody, response: Response) -> HolderProfile:
+    """Crée un profil (201) ; 409 si l'id existe déjà. Sans id, un id « h-… » est attribué."""
+    if isinstance(body, dict) and body.get("id") is None:
+        body = {**body, "id": f"h-{secrets.token_hex(6)}"}
+    holder = validate_holder(body, REQUEST_LABEL, engine.gazetteer)
+    _save(engine, holder, create=True)
+    response.headers["Location"] = f"/v1/holders/{holder.id}"
+    return holder
+
+
+@router.post(
+    "/{holder_id}/feedback",
+    status_code=201,
+    response_model=FeedbackOut,
+    summary="Enregistrer l'avis d'un porteur sur une offre",
+    responses=error_responses(404),
+)
+def add_feedback(
+    engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, feedback: FeedbackIn
+) -> FeedbackOut:
+    """« not_relevant » retire l'offre des correspondances de ce porteur ; « interested » et
+    « contacted » sont gardés pour le suivi."""
+    engine.store.add_feedback(holder_id, feedback.opportunity_id, feedback.verdict)
+    return FeedbackOut(holder_id=holder_id, opportunity_id=feedback.opportunity_id, verdict=feedback.verdict)
+
+
+@router.get(
+    "/{holder_id}", response_model=HolderProfile, summary="Lire un profil", responses=error_responses(404)
+)
+def get_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath) -> HolderProfile:
+    """Le profil tel qu'enregistré."""
+    return engine.store.holder(holder_id)
+
+
+@router.put(
+    "/{holder_id}",
+    response_model=HolderProfile,
+    summary="Remplacer un profil",
+    responses=error_responses(404),
+    openapi_extra=json_request_body("HolderProfile", "Le profil complet ; son id est celui de l'adresse."),
+)
+def replace_holder(
+    engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, body: JsonBody
+) -> HolderProfile:
+    """Remplace le profil entier."""
+    engine.store.holder(holder_id)  # 404 for an unknown id: PUT does not create
+    holder = validate_holder(record_with_id(body, holder_id), REQUEST_LABEL, engine.gazetteer)
+    _save(engine, holder)
+    return holder
+
+
+@router.patch(
+    "/{holder_id}",
+    response_model=HolderProfile,
+    summary="Modifier certains champs d'un profil",
+    responses=error_responses(404),
+    openapi_extra=json_request_body(
+        "HolderProfilePatch",
+        "Les champs à changer ; null efface un champ facultatif. L'ensemble est revalidé.",
+    ),
+)
+def patch_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, body: JsonBody) -> HolderProfile:
+    """Fusionne les champs donnés avec le profil, puis revalide le tout."""
+    stored = engine.store.holder(holder_id)
+    merged = merge_patch(stored.model_dump(mode="json", exclude_none=True), body, holder_id)
+    holder = validate_holder(merged, REQUEST_LABEL, engine.gazetteer)
+    _save(engine, holder)
+    return holder
+
+
+@router.delete(
+    "/{holder_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Effacer un porteur de projet et tout ce qui le concerne",
+    responses=error_responses(404),
+)
+def delete_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath) -> Response:
+    """Droit à l'effacement : le profil, ses avis et l'historique des suggestions envoyées."""
+    engine.store.delete_holder(holder_id)
+    return Response(status_code=204)

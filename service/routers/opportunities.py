@@ -1,0 +1,278 @@
+"""Opportunities: published by territory officers (in their scope) and admins, read by everyone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from matcher.accounts import Role, User
+from matcher.domain import HolderProfile, Kind, Match, Opportunity, Status, record_label
+from matcher.engine import Engine
+from matcher.errors import AlreadyExists, InvalidRecord, NotFound
+from matcher.intake import RawRecord, import_records, read_records, validate_opportunity
+from service.auth import AnyUser, EngineDep, Publisher, ensure_territory
+from service.routers import (
+    REQUEST_LABEL,
+    JsonBody,
+    Offset,
+    OpportunityIdPath,
+    json_request_body,
+    merge_patch,
+    record_with_id,
+)
+from service.schemas import (
+    MAX_PAGE,
+    MAX_TOP,
+    Candidate,
+    CandidateOrigin,
+    CandidatesOut,
+    ImportReportOut,
+    OpportunityPage,
+    error_responses,
+)
+
+router = APIRouter(
+    prefix="/v1/opportunities",
+    tags=["opportunités"],
+    responses=error_responses(401, 403, 413, 422, 503),
+)
+
+_IMPORT_FORMATS = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
+
+
+def _publish(engine: Engine, opportunity: Opportunity, *, create: bool = False) -> str:
+    """Store one opportunity, then bring the index up to date so that the next match sees it.
+
+    With ``create``, an existing id is a conflict and nothing is written.
+    """
+    with engine.store.session() as session:
+        outcome = engine.store.save_opportunity(session, opportunity)
+        if create and outcome != "inserted":
+            raise AlreadyExists(
+                f"l'opportunité {opportunity.id} existe déjà ; modifiez-la par PUT ou PATCH "
+                f"/v1/opportunities/{opportunity.id}"
+            )
+    engine.refresh()
+    return outcome
+
+
+def _owned(engine: Engine, user: User, opportunity_id: str) -> Opportunity:
+    """The stored opportunity, if ``user`` may edit it: 404 when unknown, 403 out of scope."""
+    stored = engine.store.opportunity(opportunity_id)
+    ensure_territory(user, stored.territory)
+    return stored
+
+
+@router.get("", response_model=OpportunityPage, summary="Lister les opportunités (filtres, pagination)")
+def list_opportunities(
+    engine: EngineDep,
+    _: AnyUser,
+    kind: Kind | None = None,
+    department: Annotated[str | None, Query(pattern=r"^(\d{2}|2[AB]|97\d)$")] = None,
+    territory: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    status: Status | None = None,
+    offset: Offset = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> OpportunityPage:
+    """Les opportunités dans l'ordre des id, filtrées par type, département, territoire ou statut."""
+    total, items = engine.store.list_opportunities(
+        kind=kind, department=department, territory=territory, status=status, offset=offset, limit=limit
+    )
+    return OpportunityPage(total=total, offset=offset, limit=limit, items=items)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Opportunity,
+    summary="Publier une opportunité",
+    responses=error_responses(409),
+    openapi_extra=json_request_body("Opportunity", "L'opportunité, au format du contrat de données."),
+)
+def create_opportunity(engine: EngineDep, user: Publisher, body: JsonBody, response: Response) -> Opportunity:
+    """Crée une opportunité (201) ; 409 si l'id existe. Un agent territorial ne publie que dans
+    ses territoires."""
+    opportunity = validate_opportunity(body, REQUEST_LABEL, engine.gazetteer)
+    ensure_territory(user, opportunity.territory)
+    _publish(engine, opportunity, create=True)
+    response.headers["Location"] = f"/v1/opportunities/{opportunity.id}"
+    return opportunity
+
+
+@router.post(
+    "/import",
+    response_model=ImportReportOut,
+    summary="Importer des opportunités (JSON Lines, JSON ou CSV)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "Le fichier tel quel : JSON Lines, tableau JSON ou CSV "
+            "(colonnes `location.commune`…).",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+        }
+    },
+)
+async def import_opportunities(
+    request: Request,
+    engine: EngineDep,
+    user: Publisher,
+    body_format: Annotated[
+        Literal["jsonl", "json", "csv"] | None,
+        Query(alias="format", description="Format du corps ; sinon déduit du Content-Type puis du contenu."),
+    ] = None,
+) -> ImportReportOut:
+    """Ajoute ou met à jour par id ; les enregistrements valides sont gardés, chaque refus est expliqué."""
+    content = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fmt = body_format or _IMPORT_FORMATS.get(content_type)
+
+    def run() -> dict[str, Any]:
+        records = read_records(content, REQUEST_LABEL, fmt)
+        if user.role is not Role.admin:
+            records = [_within_scope(engine, user, record) for record in records]
+        report = import_records(engine.store, engine.gazetteer, "opportunities", records)
+        engine.refresh()
+        return report.as_dict()
+
+    return ImportReportOut.model_validate(await run_in_threadpool(run))
+
+
+def _within_scope(engine: Engine, user: User, record: RawRecord) -> RawRecord:
+    """The record, or a reject when it would publish or take over an offer outside the officer's scope."""
+    value = record.value
+    if not isinstance(value, dict):
+        return record
+    problem = None
+    territory = value.get("territory")
+    if isinstance(territory, str) and territory.strip() and not user.covers(territory):
+        problem = f"le territoire « {territory.strip()} » n'est pas dans votre périmètre"
+    elif isinstance(value.get("id"), str):
+        try:
+            stored = engine.store.opportunity(value["id"])
+        except NotFound:
+            stored = None
+        if stored is not None and not user.covers(stored.territory):
+            problem = f"cette offre appartient au territoire « {stored.territory} », hors de votre périmètre"
+    if problem is None:
+        return record
+    label = record_label(value, record.label)
+    return RawRecord(record.label, InvalidRecord(label, [("territory", problem)]))
+
+
+@router.get(
+    "/{opportunity_id}",
+    response_model=Opportunity,
+    summary="Lire une opportunité",
+    responses=error_responses(404),
+)
+def get_opportunity(engine: EngineDep, _: AnyUser, opportunity_id: OpportunityIdPath) -> Opportunity:
+    """L'opportunité telle qu'enregistrée (localisation complétée)."""
+    return engine.store.opportunity(opportunity_id)
+
+
+@router.put(
+    "/{opportunity_id}",
+    response_model=Opportunity,
+    summary="Remplacer une opportunité",
+    responses=error_responses(404),
+    openapi_extra=json_request_body("Opportunity", "L'opportunité complète ; son id est celui de l'adresse."),
+)
+def replace_opportunity(
+    engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath, body: JsonBody
+) -> Opportunity:
+    """Remplace l'enregistrement entier. Un agent ne peut pas déplacer une offre hors de son périmètre."""
+    _owned(engine, user, opportunity_id)
+    opportunity = validate_opportunity(record_with_id(body, opportunity_id), REQUEST_LABEL, engine.gazetteer)
+    ensure_territory(user, opportunity.territory)
+    _publish(engine, opportunity)
+    return opportunity
+
+
+@router.patch(
+    "/{opportunity_id}",
+    response_model=Opportunity,
+    summary="Modifier certains champs d'une opportunité",
+    responses=error_responses(404),
+    openapi_extra=json_request_body(
+        "OpportunityPatch", "Les champs à changer ; null efface un champ facultatif. L'ensemble est revalidé."
+    ),
+)
+def patch_opportunity(
+    engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath, body: JsonBody
+) -> Opportunity:
+    """Fusionne les champs donnés avec l'enregistrement, puis revalide le tout."""
+    stored = _owned(engine, user, opportunity_id)
+    merged = merge_patch(stored.model_dump(mode="json", exclude_none=True), body, opportunity_id)
+    opportunity = validate_opportunity(merged, REQUEST_LABEL, engine.gazetteer)
+    ensure_territory(user, opportunity.territory)
+    _publish(engine, opportunity)
+    return opportunity
+
+
+@router.delete(
+    "/{opportunity_id}",
+    response_model=Opportunity,
+    summary="Archiver une opportunité",
+    responses=error_responses(404),
+)
+def archive_opportunity(engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath) -> Opportunity:
+    """Archive l'opportunité (statut « archived ») : elle n'est plus jamais recommandée."""
+    stored = _owned(engine, user, opportunity_id)
+    archived = stored.model_copy(update={"status": "archived"})
+    _publish(engine, archived)
+    return archived
+
+
+@router.get(
+    "/{opportunity_id}/candidates",
+    response_model=CandidatesOut,
+    summary="Porteurs de projet susceptibles de reprendre l'offre (pseudonymes)",
+    responses=error_responses(404),
+)
+def candidates(
+    request: Request,
+    engine: EngineDep,
+    user: Publisher,
+    opportunity_id: OpportunityIdPath,
+    top: Annotated[int, Query(ge=1, le=MAX_TOP)] = 10,
+) -> CandidatesOut:
+    """Les porteurs qui acceptent d'être vus des territoires, classés par adéquation : pseudonyme,
+    commune d'origine et projet seulement, jamais de nom ni d'adresse électronique."""
+    _owned(engine, user, opportunity_id)
+    key = request.app.state.pseudonym_key
+    ranked = engine.candidates(opportunity_id, top=top)
+    return CandidatesOut(
+        opportunity_id=opportunity_id,
+        candidates=[_candidate(rank, key, holder, match) for rank, (holder, match) in enumerate(ranked, 1)],
+    )
+
+
+def pseudonym(key: bytes, holder_id: str) -> str:
+    """Stable per holder, not reversible without the key (holder ids are easy to guess)."""
+    digest = hmac.new(key, b"pseudonym:" + holder_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"Porteur·se {digest[:6].upper()}"
+
+
+def _candidate(rank: int, key: bytes, holder: HolderProfile, match: Match) -> Candidate:
+    origin = holder.origin
+    return Candidate(
+        rank=rank,
+        pseudonym=pseudonym(key, holder.id or ""),
+        origin=None
+        if origin is None
+        else CandidateOrigin(commune=origin.commune, department=origin.department),
+        project=holder.project,
+        score=match.score,
+        components=match.components,
+        reasons=match.reasons,
+        warnings=match.warnings,
+        distance_km=match.distance_km,
+    )

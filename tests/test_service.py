@@ -1,0 +1,1015 @@
+"""The HTTP service, through its real HTTP stack: FastAPI's TestClient in process, and uvicorn
+on loopback. Real SQLite homes (copies of the sample home), real FAISS, the real encoder."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from matcher.accounts import (
+    Role,
+    authenticate,
+    create_user,
+    hash_token,
+    list_users,
+    revoke_user,
+)
+from matcher.cli import app as cli_app
+from matcher.config import Settings
+from matcher.encoders import Encoder
+from matcher.errors import AlreadyExists, InvalidRecord, NotFound
+from matcher.store import DigestRunRow, FeedbackRow, HolderRow, SendRow, Store, UserRow, utcnow
+from service.app import create_app
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_OFFERS = {
+    o["id"]: o for o in map(json.loads, (REPO / "data" / "opportunities.jsonl").read_text().splitlines())
+}
+SAMPLE_HOLDERS = {
+    h["id"]: h for h in map(json.loads, (REPO / "data" / "holders.jsonl").read_text().splitlines())
+}
+OWN_OFFER = "act-001-medecin-felletin"
+TERRITORY = SAMPLE_OFFERS[OWN_OFFER]["territory"]  # the officer's
+OTHER_OFFER = "act-018-boucher-cajarc"
+OTHER_TERRITORY = SAMPLE_OFFERS[OTHER_OFFER]["territory"]
+ROLES = ("admin", "officer", "other_officer", "counsellor")
+ENGLISH = re.compile(r"Field required|Input should|Extra inputs|Not Found|Unprocessable|value is not")
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it embeds."""
+
+    def __init__(self, inner: Encoder):
+        self.inner = inner
+        self.identity = inner.identity
+        self.dim = inner.dim
+        self.texts = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.inner.encode(texts)
+
+
+@dataclass
+class Api:
+    client: TestClient
+    home: Path
+    tokens: dict[str, str]
+    ids: Iterator[int] = field(default_factory=itertools.count)
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}-{next(self.ids)}"
+
+    @property
+    def store(self) -> Store:
+        return self.client.app.state.engine.store
+
+
+def make_accounts(home: Path) -> dict[str, str]:
+    store = Store(Settings(home=home).db_url)
+    tokens = {
+        "admin": create_user(store, "Admin", Role.admin)[1],
+        "officer": create_user(store, "Agent Creuse", Role.officer, [TERRITORY])[1],
+        "other_officer": create_user(store, "Agent Figeac", Role.officer, [OTHER_TERRITORY])[1],
+        "counsellor": create_user(store, "Conseillère BGE", Role.counsellor)[1],
+        "revoked": create_user(store, "Ancien", Role.counsellor)[1],
+    }
+    revoke_user(store, "Ancien")
+    store.close()
+    return tokens
+
+
+@contextmanager
+def open_api(sample_home: Path, home: Path, encoder: Encoder, **settings: Any) -> Iterator[Api]:
+    shutil.copytree(sample_home, home)
+    tokens = make_accounts(home)
+    app = create_app(Settings(home=home, **settings), encoder=encoder)
+    with TestClient(app) as client:
+        yield Api(client, home, tokens)
+
+
+@pytest.fixture
+def api(sample_home: Path, tmp_path: Path, encoder: Encoder) -> Iterator[Api]:
+    """A service over a private copy of the sample home, with one account per role."""
+    with open_api(sample_home, tmp_path / "home", encoder) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def shared_api(
+    sample_home: Path, tmp_path_factory: pytest.TempPathFactory, encoder: Encoder
+) -> Iterator[Api]:
+    """One service for the role matrix, whose cases write only fresh records."""
+    with open_api(sample_home, tmp_path_factory.mktemp("matrix") / "home", encoder) as opened:
+        yield opened
+
+
+def offer(offer_id: str, territory: str = TERRITORY, **fields: Any) -> dict[str, Any]:
+    """A valid opportunity (no gazetteer in the test homes: the location carries lat/lon)."""
+    body = {
+        "id": offer_id,
+        "kind": "activity",
+        "title": "Infirmière ou infirmier à domicile à Vendôme",
+        "description": "Le cabinet infirmier du centre de Vendôme cherche une infirmière diplômée d'État "
+        "pour des tournées à domicile auprès de patients âgés qui manquent de soins. Gare TGV à "
+        "42 minutes de Paris. Logement meublé proposé sur place, matériel fourni.",
+        "sector": "sante",
+        "territory": territory,
+        "location": {"commune": "Vendôme", "department": "41", "lat": 47.7929, "lon": 1.0656},
+        "price_eur": 2000,
+        "housing": True,
+    }
+    return {**body, **fields}
+
+
+def holder(holder_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    body = {
+        "name": "Camille Martin",
+        "email": "camille.martin@example.org",
+        "project": "Je suis boulanger à Lyon et je voudrais reprendre une boulangerie de village avec "
+        "un fournil au bois, pas trop loin d'une gare.",
+        "kinds": ["takeover"],
+        "budget_eur": 150_000,
+        "origin": {"commune": "Lyon", "lat": 45.764, "lon": 4.8357},
+        "max_distance_km": 300,
+    }
+    if holder_id:
+        body["id"] = holder_id
+    return {**body, **fields}
+
+
+def match_ids(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [m["opportunity_id"] for m in response.json()["matches"]]
+
+
+# --- health and documentation ------------------------------------------------------------------
+
+
+def test_healthz_needs_no_token_and_reports_database_and_index(api: Api) -> None:
+    response = api.client.get("/healthz")
+    assert response.status_code == 200
+    health = response.json()
+    assert health["status"] == "ok"
+    assert health["database"] == {"ok": True, "opportunities": 152, "holders": 48, "error": None}
+    assert health["index"]["loaded"] and health["index"]["up_to_date"]
+    assert health["index"]["indexed"] == sum(
+        1 for o in SAMPLE_OFFERS.values() if o.get("status") != "archived"
+    )
+
+
+def test_openapi_and_docs_are_served(api: Api) -> None:
+    schema = api.client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path in (
+        "/v1/opportunities",
+        "/v1/opportunities/import",
+        "/v1/opportunities/{opportunity_id}",
+        "/v1/opportunities/{opportunity_id}/candidates",
+        "/v1/holders",
+        "/v1/holders/{holder_id}",
+        "/v1/holders/{holder_id}/matches",
+        "/v1/holders/{holder_id}/feedback",
+        "/v1/match",
+        "/healthz",
+        "/v1/unsubscribe",
+    ):
+        assert path in schema["paths"], path
+    assert "OpportunityPatch" in schema["components"]["schemas"]
+    docs = api.client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+# --- who may do what ---------------------------------------------------------------------------
+
+Call = Callable[[Api, dict[str, str]], httpx.Response]
+EVERYONE = set(ROLES)
+PUBLISHERS = {"admin", "officer"}
+COUNSELLORS = {"admin", "counsellor"}
+
+
+def _archive(api: Api, headers: dict[str, str]) -> httpx.Response:
+    offer_id = api.fresh("archive")
+    assert (
+        api.client.post("/v1/opportunities", json=offer(offer_id), headers=api.auth("admin")).status_code
+        == 201
+    )
+    return api.client.delete(f"/v1/opportunities/{offer_id}", headers=headers)
+
+
+def _delete_holder(api: Api, headers: dict[str, str]) -> httpx.Response:
+    holder_id = api.fresh("erase")
+    assert (
+        api.client.post("/v1/holders", json=holder(holder_id), headers=api.auth("admin")).status_code == 201
+    )
+    return api.client.delete(f"/v1/holders/{holder_id}", headers=headers)
+
+
+def _import(api: Api, headers: dict[str, str]) -> httpx.Response:
+    line = json.dumps(offer(api.fresh("import")), ensure_ascii=False).encode()
+    return api.client.post(
+        "/v1/opportunities/import", content=line, headers={**headers, "Content-Type": "application/x-ndjson"}
+    )
+
+
+MATRIX: dict[str, tuple[set[str], int, Call]] = {
+    "list opportunities": (EVERYONE, 200, lambda a, h: a.client.get("/v1/opportunities", headers=h)),
+    "get opportunity": (
+        EVERYONE,
+        200,
+        lambda a, h: a.client.get(f"/v1/opportunities/{OWN_OFFER}", headers=h),
+    ),
+    "create opportunity": (
+        PUBLISHERS,
+        201,
+        lambda a, h: a.client.post("/v1/opportunities", json=offer(a.fresh("create")), headers=h),
+    ),
+    "replace opportunity": (
+        PUBLISHERS,
+        200,
+        lambda a, h: a.client.put(
+            f"/v1/opportunities/{OWN_OFFER}", json=SAMPLE_OFFERS[OWN_OFFER] | {"staff": 3}, headers=h
+        ),
+    ),
+    "patch opportunity": (
+        PUBLISHERS,
+        200,
+        lambda a, h: a.client.patch(f"/v1/opportunities/{OWN_OFFER}", json={"staff": 4}, headers=h),
+    ),
+    "archive opportunity": (PUBLISHERS, 200, _archive),
+    # Any officer may import; records outside their scope are refused one by one (tested below).
+    "import opportunities": (PUBLISHERS | {"other_officer"}, 200, _import),
+    "candidates": (
+        PUBLISHERS,
+        200,
+        lambda a, h: a.client.get(f"/v1/opportunities/{OWN_OFFER}/candidates?top=3", headers=h),
+    ),
+    "list holders": (COUNSELLORS, 200, lambda a, h: a.client.get("/v1/holders", headers=h)),
+    "create holder": (COUNSELLORS, 201, lambda a, h: a.client.post("/v1/holders", json=holder(), headers=h)),
+    "get holder": (COUNSELLORS, 200, lambda a, h: a.client.get("/v1/holders/h-002", headers=h)),
+    "replace holder": (
+        COUNSELLORS,
+        200,
+        lambda a, h: a.client.put("/v1/holders/h-003", json=SAMPLE_HOLDERS["h-003"], headers=h),
+    ),
+    "patch holder": (
+        COUNSELLORS,
+        200,
+        lambda a, h: a.client.patch("/v1/holders/h-004", json={"needs_housing": True}, headers=h),
+    ),
+    "delete holder": (COUNSELLORS, 204, _delete_holder),
+    "feedback": (
+        COUNSELLORS,
+        201,
+        lambda a, h: a.client.post(
+            "/v1/holders/h-005/feedback",
+            json={"opportunity_id": OWN_OFFER, "verdict": "interested"},
+            headers=h,
+        ),
+    ),
+    "holder matches": (
+        COUNSELLORS,
+        200,
+        lambda a, h: a.client.get("/v1/holders/h-006/matches?top=3", headers=h),
+    ),
+    "ad-hoc match": (
+        COUNSELLORS,
+        200,
+        lambda a, h: a.client.post("/v1/match?top=3", json=holder(), headers=h),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MATRIX))
+def test_role_matrix(shared_api: Api, case: str) -> None:
+    allowed, success, call = MATRIX[case]
+    for who in ROLES:
+        response = call(shared_api, shared_api.auth(who))
+        expected = success if who in allowed else 403
+        assert response.status_code == expected, (who, response.text)
+        if expected == 403:
+            assert "périmètre" in response.json()["detail"] or "réservée" in response.json()["detail"]
+    for headers in (
+        {},
+        {"Authorization": "Bearer mtk_not-a-real-token"},
+        {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        shared_api.auth("revoked"),
+    ):
+        response = call(shared_api, headers)
+        assert response.status_code == 401, (headers, response.text)
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "jeton" in response.json()["detail"]
+
+
+def test_officer_cannot_publish_edit_or_move_offers_outside_their_territories(api: Api) -> None:
+    officer = api.auth("officer")
+    stored = api.client.get(f"/v1/opportunities/{OTHER_OFFER}", headers=officer).json()
+    forbidden = [
+        api.client.post("/v1/opportunities", json=offer("x-1", OTHER_TERRITORY), headers=officer),
+        api.client.put(
+            f"/v1/opportunities/{OTHER_OFFER}", json=stored | {"territory": TERRITORY}, headers=officer
+        ),
+        api.client.patch(f"/v1/opportunities/{OTHER_OFFER}", json={"title": "Repris"}, headers=officer),
+        api.client.delete(f"/v1/opportunities/{OTHER_OFFER}", headers=officer),
+        api.client.get(f"/v1/opportunities/{OTHER_OFFER}/candidates", headers=officer),
+        # Moving one's own offer out of scope.
+        api.client.patch(
+            f"/v1/opportunities/{OWN_OFFER}", json={"territory": OTHER_TERRITORY}, headers=officer
+        ),
+        api.client.put(
+            f"/v1/opportunities/{OWN_OFFER}",
+            json=SAMPLE_OFFERS[OWN_OFFER] | {"territory": "Ailleurs"},
+            headers=officer,
+        ),
+    ]
+    assert [r.status_code for r in forbidden] == [403] * len(forbidden), [r.text for r in forbidden]
+    assert all("périmètre" in r.json()["detail"] for r in forbidden)
+    assert api.client.get(f"/v1/opportunities/{OTHER_OFFER}", headers=officer).json() == stored
+    assert api.client.get(f"/v1/opportunities/{OWN_OFFER}", headers=officer).json()["territory"] == TERRITORY
+    with pytest.raises(NotFound):
+        api.store.opportunity("x-1")
+    # Territory names compare without case or extra spaces.
+    spaced = offer("x-2", "  " + TERRITORY.upper().replace(" ", "  "))
+    assert api.client.post("/v1/opportunities", json=spaced, headers=officer).status_code == 201
+
+
+def test_officer_import_refuses_records_outside_their_scope(api: Api) -> None:
+    takeover = SAMPLE_OFFERS[OTHER_OFFER] | {"territory": TERRITORY}  # an offer of another territory
+    lines = [
+        offer("imp-own"),
+        offer("imp-other", OTHER_TERRITORY),
+        takeover,
+        {"id": "imp-bad", "kind": "castle"},
+    ]
+    body = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines).encode()
+    response = api.client.post(
+        "/v1/opportunities/import",
+        content=body,
+        headers={**api.auth("officer"), "Content-Type": "application/x-ndjson"},
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["inserted"] == 1 and report["updated"] == 0
+    rejected = {r["record"]: r["reason"] for r in report["rejected"]}
+    assert set(rejected) == {
+        "ligne 2 (id imp-other)",
+        f"ligne 3 (id {OTHER_OFFER})",
+        "ligne 4 (id imp-bad)",
+    }
+    assert "périmètre" in rejected["ligne 2 (id imp-other)"]
+    assert "périmètre" in rejected[f"ligne 3 (id {OTHER_OFFER})"]
+    assert "kind" in rejected["ligne 4 (id imp-bad)"]
+    assert api.store.opportunity(OTHER_OFFER).territory == OTHER_TERRITORY
+    with pytest.raises(NotFound):
+        api.store.opportunity("imp-other")
+
+
+# --- consistency -------------------------------------------------------------------------------
+
+
+def test_read_your_writes_without_rebuilding_the_index(
+    sample_home: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    counting = CountingEncoder(encoder)
+    with open_api(sample_home, tmp_path / "home", counting) as api:  # type: ignore[arg-type]
+        officer, counsellor = api.auth("officer"), api.auth("counsellor")
+        before = match_ids(api.client.get("/v1/holders/h-001/matches?top=10", headers=counsellor))
+        counting.texts = 0
+        created = api.client.post("/v1/opportunities", json=offer("ryw-vendome"), headers=officer)
+        assert created.status_code == 201, created.text
+        assert created.headers["location"] == "/v1/opportunities/ryw-vendome"
+        after = match_ids(api.client.get("/v1/holders/h-001/matches?top=10", headers=counsellor))
+        assert "ryw-vendome" not in before and "ryw-vendome" in after
+        # One offer's passages and one query were embedded, not the catalogue.
+        assert 0 < counting.texts < 20
+        adhoc = api.client.post(
+            "/v1/match?top=10", json=SAMPLE_HOLDERS["h-001"] | {"id": None}, headers=counsellor
+        )
+        assert "ryw-vendome" in match_ids(adhoc)
+        health = api.client.get("/healthz").json()
+        assert health["index"]["up_to_date"] and health["database"]["opportunities"] == 153
+
+        # An edit is seen too: moved 900 km away, the offer breaks h-001's distance limit.
+        moved = {"location": {"commune": "Ajaccio", "department": "2A", "lat": 41.9192, "lon": 8.7386}}
+        assert (
+            api.client.patch("/v1/opportunities/ryw-vendome", json=moved, headers=officer).status_code == 200
+        )
+        assert "ryw-vendome" not in match_ids(api.client.get("/v1/holders/h-001/matches", headers=counsellor))
+    # Shutdown saved the index: a new engine has nothing to re-embed.
+    counting.texts = 0
+    with TestClient(create_app(Settings(home=api.home), encoder=counting)) as client:
+        assert client.get("/healthz").json()["index"]["up_to_date"]
+    assert counting.texts == 0
+
+
+def test_archived_opportunity_is_never_recommended(api: Api) -> None:
+    counsellor = api.auth("counsellor")
+    first = match_ids(api.client.get("/v1/holders/h-001/matches", headers=counsellor))[0]
+    territory = api.store.opportunity(first).territory
+    archived = api.client.delete(f"/v1/opportunities/{first}", headers=api.auth("admin"))
+    assert archived.status_code == 200 and archived.json()["status"] == "archived"
+    assert api.store.opportunity(first).territory == territory
+    assert first not in match_ids(api.client.get("/v1/holders/h-001/matches?top=100", headers=counsellor))
+    adhoc = api.client.post(
+        "/v1/match?top=100", json=SAMPLE_HOLDERS["h-001"] | {"id": None}, headers=counsellor
+    )
+    assert first not in match_ids(adhoc)
+    listed = api.client.get("/v1/opportunities?status=archived&limit=200", headers=counsellor).json()
+    assert first in {o["id"] for o in listed["items"]}
+
+
+def test_matches_have_the_cli_json_shape(api: Api) -> None:
+    response = api.client.get("/v1/holders/h-020/matches?top=5", headers=api.auth("counsellor"))
+    assert response.status_code == 200
+    engine = api.client.app.state.engine
+    expected = engine.match(engine.store.holder("h-020"), top=5).model_dump(mode="json")
+    assert response.json() == expected
+    assert set(expected) == {"holder_id", "matches", "excluded", "relaxations"}
+    assert expected["matches"][0]["rank"] == 1 and expected["matches"][0]["reasons"]
+
+
+def test_ad_hoc_match_stores_nothing(api: Api) -> None:
+    before = api.store.count(HolderRow)
+    response = api.client.post("/v1/match?top=3", json=holder("adhoc-1"), headers=api.auth("counsellor"))
+    assert response.status_code == 200 and response.json()["holder_id"] == "adhoc-1"
+    assert len(response.json()["matches"]) == 3
+    assert api.store.count(HolderRow) == before
+    with pytest.raises(NotFound):
+        api.store.holder("adhoc-1")
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+def test_put_and_patch_revalidate_the_whole_record(api: Api) -> None:
+    admin = api.auth("admin")
+    assert (
+        api.client.post("/v1/opportunities", json=offer("edit-1", tags=["santé"]), headers=admin).status_code
+        == 201
+    )
+    patched = api.client.patch(
+        "/v1/opportunities/edit-1",
+        json={"title": "Nouveau titre", "tags": None, "price_eur": 0},
+        headers=admin,
+    )
+    assert patched.status_code == 200, patched.text
+    body = patched.json()
+    assert body["title"] == "Nouveau titre" and body["tags"] == [] and body["price_eur"] == 0
+    assert body["description"] == offer("edit-1")["description"]  # untouched fields stay
+    # The merged record must still satisfy the contract; nothing is written otherwise.
+    broken = api.client.patch("/v1/opportunities/edit-1", json={"title": None, "staff": -1}, headers=admin)
+    assert broken.status_code == 422
+    assert {e["field"] for e in broken.json()["detail"]} == {"title", "staff"}
+    assert api.store.opportunity("edit-1").title == "Nouveau titre"
+    other_id = api.client.patch("/v1/opportunities/edit-1", json={"id": "edit-2"}, headers=admin)
+    assert other_id.status_code == 422 and other_id.json()["detail"][0]["field"] == "id"
+    # PUT replaces everything: absent optional fields are gone.
+    replaced = api.client.put(
+        "/v1/opportunities/edit-1",
+        json={k: v for k, v in offer("edit-1").items() if k != "price_eur"},
+        headers=admin,
+    )
+    assert replaced.status_code == 200 and replaced.json()["price_eur"] is None
+    wrong = api.client.put("/v1/opportunities/edit-1", json=offer("edit-9"), headers=admin)
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["field"] == "id"
+
+
+def test_list_opportunities_filters_and_paginates(api: Api) -> None:
+    headers = api.auth("counsellor")
+    page = api.client.get("/v1/opportunities?limit=10&offset=5", headers=headers).json()
+    assert page["total"] == 152 and page["offset"] == 5 and page["limit"] == 10 and len(page["items"]) == 10
+    everything = api.client.get("/v1/opportunities?limit=200", headers=headers).json()["items"]
+    assert [o["id"] for o in everything] == sorted(SAMPLE_OFFERS)
+    assert [o["id"] for o in everything[5:15]] == [o["id"] for o in page["items"]]
+    takeovers = api.client.get(
+        "/v1/opportunities?kind=takeover&department=23&limit=200", headers=headers
+    ).json()
+    assert takeovers["total"] == len(takeovers["items"]) > 0
+    assert all(o["kind"] == "takeover" and o["location"]["department"] == "23" for o in takeovers["items"])
+    own = api.client.get("/v1/opportunities", params={"territory": TERRITORY}, headers=headers).json()
+    assert {o["id"] for o in own["items"]} == {
+        i for i, o in SAMPLE_OFFERS.items() if o["territory"] == TERRITORY
+    }
+    drafts = api.client.get("/v1/opportunities?status=draft", headers=headers).json()
+    assert drafts["total"] == sum(1 for o in SAMPLE_OFFERS.values() if o.get("status") == "draft")
+    assert api.client.get("/v1/opportunities?offset=1000", headers=headers).json()["items"] == []
+
+
+def test_import_reads_json_lines_and_csv_and_reports_each_record(api: Api) -> None:
+    admin = api.auth("admin")
+    jsonl = "\n".join(
+        json.dumps(line, ensure_ascii=False)
+        for line in (offer("bulk-1"), SAMPLE_OFFERS[OWN_OFFER], offer("bulk-2", price_eur=-3))
+    )
+    report = api.client.post(
+        "/v1/opportunities/import",
+        content=jsonl.encode(),
+        headers={**admin, "Content-Type": "application/x-ndjson"},
+    ).json()
+    assert (report["inserted"], report["updated"], report["unchanged"]) == (1, 0, 1)
+    assert report["rejected"] == [
+        {"record": "ligne 3 (id bulk-2)", "reason": "price_eur: doit être ≥ 0 (reçu -3)"}
+    ]
+    csv_body = (
+        "id,kind,title,description,territory,location.commune,location.department,location.lat,location.lon,tags\n"
+        f"bulk-3,coworking,Tiers-lieu de Felletin,Bureaux partagés et fibre,{TERRITORY},"
+        "Felletin,23,45.89,2.18,fibre|atelier\n"
+        "bulk-4,coworking,Sans lieu,Rien,Quelque part,,,,,\n"
+    )
+    report = api.client.post(
+        "/v1/opportunities/import", content=csv_body.encode(), headers={**admin, "Content-Type": "text/csv"}
+    ).json()
+    assert report["inserted"] == 1 and [r["record"] for r in report["rejected"]] == ["ligne 3 (id bulk-4)"]
+    assert api.store.opportunity("bulk-3").tags == ["fibre", "atelier"]
+    # Both imports reached the index.
+    adhoc = {"project": "Un tiers-lieu avec bureaux partagés, fibre et atelier", "kinds": ["coworking"]}
+    found = match_ids(api.client.post("/v1/match?top=100", json=adhoc, headers=api.auth("counsellor")))
+    assert "bulk-3" in found
+    empty = api.client.post("/v1/opportunities/import", content=b"  \n", headers=admin)
+    assert empty.status_code == 422 and "vide" in empty.json()["detail"][0]["msg"]
+    latin1 = api.client.post(
+        "/v1/opportunities/import?format=csv", content="id\né\n".encode("latin-1"), headers=admin
+    )
+    assert latin1.status_code == 422 and "UTF-8" in latin1.json()["detail"][0]["msg"]
+
+
+def test_holders_crud(api: Api) -> None:
+    counsellor = api.auth("counsellor")
+    created = api.client.post("/v1/holders", json=holder(), headers=counsellor)
+    assert created.status_code == 201, created.text
+    holder_id = created.json()["id"]
+    assert re.fullmatch(r"h-[0-9a-f]{12}", holder_id)
+    assert created.headers["location"] == f"/v1/holders/{holder_id}"
+    assert api.client.get(f"/v1/holders/{holder_id}", headers=counsellor).json() == created.json()
+    patched = api.client.patch(
+        f"/v1/holders/{holder_id}", json={"budget_eur": 90_000, "email": None}, headers=counsellor
+    ).json()
+    assert (
+        patched["budget_eur"] == 90_000
+        and patched["email"] is None
+        and patched["project"] == holder()["project"]
+    )
+    replaced = api.client.put(
+        f"/v1/holders/{holder_id}", json={"project": "Ouvrir un gîte"}, headers=counsellor
+    )
+    assert replaced.status_code == 200 and replaced.json()["budget_eur"] is None
+    assert api.store.holder(holder_id).project == "Ouvrir un gîte"
+    page = api.client.get(
+        "/v1/holders?share_with_territories=true&limit=5&offset=2", headers=counsellor
+    ).json()
+    sharing = sorted(i for i, h in SAMPLE_HOLDERS.items() if h.get("share_with_territories"))
+    assert page["total"] == len(sharing) and [h["id"] for h in page["items"]] == sharing[2:7]
+    bad = api.client.patch(
+        f"/v1/holders/{holder_id}", json={"max_distance_km": 50, "origin": None}, headers=counsellor
+    )
+    assert bad.status_code == 422 and "origine" in bad.json()["detail"][0]["msg"]
+
+
+def test_conflicts_are_409_and_change_nothing(api: Api) -> None:
+    admin = api.auth("admin")
+    taken = api.client.post(
+        "/v1/opportunities", json=SAMPLE_OFFERS[OWN_OFFER] | {"title": "Écrasé"}, headers=admin
+    )
+    assert taken.status_code == 409 and "existe déjà" in taken.json()["detail"]
+    assert api.store.opportunity(OWN_OFFER).title == SAMPLE_OFFERS[OWN_OFFER]["title"]
+    taken = api.client.post("/v1/holders", json=holder("h-001"), headers=admin)
+    assert taken.status_code == 409
+    assert api.store.holder("h-001").name == SAMPLE_HOLDERS["h-001"]["name"]
+
+
+def test_unknown_ids_are_404(api: Api) -> None:
+    admin = api.auth("admin")
+    responses = [
+        api.client.get("/v1/opportunities/nope", headers=admin),
+        api.client.put("/v1/opportunities/nope", json=offer("nope"), headers=admin),
+        api.client.patch("/v1/opportunities/nope", json={"title": "x"}, headers=admin),
+        api.client.delete("/v1/opportunities/nope", headers=admin),
+        api.client.get("/v1/opportunities/nope/candidates", headers=admin),
+        api.client.get("/v1/holders/nope", headers=admin),
+        api.client.put("/v1/holders/nope", json=holder("nope"), headers=admin),
+        api.client.patch("/v1/holders/nope", json={"name": "x"}, headers=admin),
+        api.client.delete("/v1/holders/nope", headers=admin),
+        api.client.get("/v1/holders/nope/matches", headers=admin),
+        api.client.post(
+            "/v1/holders/nope/feedback",
+            json={"opportunity_id": OWN_OFFER, "verdict": "contacted"},
+            headers=admin,
+        ),
+        api.client.post(
+            "/v1/holders/h-001/feedback",
+            json={"opportunity_id": "nope", "verdict": "contacted"},
+            headers=admin,
+        ),
+        api.client.get("/v1/nowhere", headers=admin),
+    ]
+    assert [r.status_code for r in responses] == [404] * len(responses)
+    assert all("inconnu" in r.json()["detail"] or "introuvable" in r.json()["detail"] for r in responses)
+    with pytest.raises(NotFound):
+        api.store.opportunity("nope")
+
+
+INVALID = [
+    (
+        "POST",
+        "/v1/opportunities",
+        {k: v for k, v in offer("v-1").items() if k != "title"},
+        "title",
+        "champ obligatoire manquant",
+    ),
+    ("POST", "/v1/opportunities", offer("v-2", kind="castle"), "kind", "valeur inconnue 'castle'"),
+    ("POST", "/v1/opportunities", offer("v-3", price_eur=-5), "price_eur", "doit être ≥ 0"),
+    (
+        "POST",
+        "/v1/opportunities",
+        offer("v-4", location={"lat": 123, "lon": 2, "department": "23"}),
+        "location.lat",
+        "doit être ≤ 90",
+    ),
+    ("POST", "/v1/opportunities", offer("v-5", colour="bleu"), "colour", "champ inconnu"),
+    (
+        "POST",
+        "/v1/opportunities",
+        offer("v-6", location={"commune": "Guéret"}),
+        "location",
+        "sans table des communes",
+    ),
+    ("POST", "/v1/opportunities", offer("bad id"), "id", "format invalide"),
+    ("POST", "/v1/opportunities", offer("v-7", description="x" * 20_001), "description", "trop long"),
+    ("POST", "/v1/opportunities", offer("v-8", available_from="demain"), "available_from", "date AAAA-MM-JJ"),
+    ("POST", "/v1/opportunities", [offer("v-9")], "", "objet JSON"),
+    ("POST", "/v1/opportunities", b'{"id": "v-10",', "", "JSON invalide"),
+    ("POST", "/v1/opportunities", b"", "", "corps de requête manquant"),
+    ("POST", "/v1/opportunities", b'{"title": "\\ud800"}', "title", "caractère isolé"),
+    ("POST", "/v1/opportunities", b"[" * 100_000, "", "JSON illisible"),
+    ("POST", "/v1/holders", holder("v-11", kinds=["castle"]), "kinds[0]", "valeur inconnue"),
+    ("POST", "/v1/holders", holder("v-12", budget_eur="beaucoup"), "budget_eur", "doit être un nombre"),
+    ("POST", "/v1/match", {"name": "Sans projet"}, "project", "champ obligatoire manquant"),
+    (
+        "POST",
+        "/v1/holders/h-001/feedback",
+        {"opportunity_id": OWN_OFFER, "verdict": "bof"},
+        "verdict",
+        "valeur inconnue",
+    ),
+    ("POST", "/v1/holders/h-001/feedback", b"{", "", "JSON invalide"),
+    ("GET", "/v1/holders/h-001/matches?top=0", None, "top", "doit être ≥ 1"),
+    ("GET", "/v1/holders/h-001/matches?top=beaucoup", None, "top", "nombre entier"),
+    ("GET", "/v1/opportunities?kind=castle", None, "kind", "valeur inconnue"),
+    ("GET", "/v1/opportunities?limit=5000", None, "limit", "doit être ≤ 200"),
+    ("GET", "/v1/opportunities?offset=99999999999999999999999", None, "offset", "doit être ≤"),
+    ("GET", "/v1/opportunities/bad%20id", None, "opportunity_id", "format invalide"),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "field", "message"), INVALID, ids=lambda v: str(v)[:40])
+def test_invalid_input_is_422_with_a_french_message_per_field(
+    shared_api: Api, method: str, url: str, body: Any, field: str, message: str
+) -> None:
+    headers = {**shared_api.auth("admin"), "Content-Type": "application/json"}
+    kwargs: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
+    response = shared_api.client.request(method, url, headers=headers, **kwargs)
+    assert response.status_code == 422, response.text
+    problems = response.json()["detail"]
+    assert field in [p["field"] for p in problems], problems
+    assert any(message in p["msg"] for p in problems if p["field"] == field), problems
+    assert not ENGLISH.search(response.text), response.text
+
+
+def test_bodies_over_the_limit_are_413_before_parsing(
+    sample_home: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    with open_api(sample_home, tmp_path / "home", encoder, max_upload_bytes=2_000) as api:
+        admin = api.auth("admin")
+        small = offer("small", description="Une offre courte.")
+        assert api.client.post("/v1/opportunities", json=small, headers=admin).status_code == 201
+        big = offer("big", description="Une offre très longue. " * 200)
+        declared = api.client.post("/v1/opportunities", json=big, headers=admin)
+        assert declared.status_code == 413
+        assert "au plus 2000 octets" in declared.json()["detail"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the streamed bytes are counted
+            yield json.dumps(big).encode()
+
+        streamed = api.client.post("/v1/opportunities", content=chunks(), headers=admin)
+        assert streamed.status_code == 413
+        for url in ("/v1/opportunities/import", "/v1/holders", "/v1/match", "/v1/opportunities/small"):
+            method = "PUT" if url.endswith("small") else "POST"
+            assert api.client.request(method, url, content=b"x" * 3_000, headers=admin).status_code == 413
+        with pytest.raises(NotFound):
+            api.store.opportunity("big")
+        assert api.client.get("/healthz").status_code == 200
+
+
+# --- people ------------------------------------------------------------------------------------
+
+
+def test_erasure_removes_the_profile_feedback_and_send_history(api: Api) -> None:
+    counsellor = api.auth("counsellor")
+    for verdict in ("interested", "contacted"):
+        feedback = {"opportunity_id": OWN_OFFER, "verdict": verdict}
+        response = api.client.post("/v1/holders/h-001/feedback", json=feedback, headers=counsellor)
+        assert response.status_code == 201 and response.json() == {"holder_id": "h-001", **feedback}
+    with api.store.session() as session:
+        run = DigestRunRow(clock=utcnow(), started_at=utcnow(), dry_run=False)
+        session.add(run)
+        session.flush()
+        session.add(
+            SendRow(
+                holder_id="h-001",
+                opportunity_id=OWN_OFFER,
+                run_id=run.run_id,
+                clock=utcnow(),
+                sent_at=utcnow(),
+                message_id="<1@matcher>",
+            )
+        )
+
+    def rows(table: type[FeedbackRow] | type[SendRow]) -> int:
+        with api.store.session() as session:
+            return session.scalar(select(func.count()).select_from(table).where(table.holder_id == "h-001"))
+
+    assert rows(FeedbackRow) == 2 and rows(SendRow) == 1
+    assert api.client.delete("/v1/holders/h-001", headers=counsellor).status_code == 204
+    assert rows(FeedbackRow) == 0 and rows(SendRow) == 0
+    assert api.client.get("/v1/holders/h-001", headers=counsellor).status_code == 404
+    assert api.client.get("/v1/holders/h-001/matches", headers=counsellor).status_code == 404
+    assert api.client.delete("/v1/holders/h-001", headers=counsellor).status_code == 404
+
+
+def test_not_relevant_feedback_hides_the_offer_from_that_holder_only(api: Api) -> None:
+    counsellor = api.auth("counsellor")
+    first, second, *_ = match_ids(api.client.get("/v1/holders/h-001/matches", headers=counsellor))
+    for opportunity_id, verdict in ((first, "not_relevant"), (second, "interested")):
+        feedback = {"opportunity_id": opportunity_id, "verdict": verdict}
+        assert (
+            api.client.post("/v1/holders/h-001/feedback", json=feedback, headers=counsellor).status_code
+            == 201
+        )
+    after = match_ids(api.client.get("/v1/holders/h-001/matches?top=100", headers=counsellor))
+    assert first not in after and second in after
+    # Another holder with the same profile still sees it.
+    twin = api.client.post(
+        "/v1/match?top=10", json=SAMPLE_HOLDERS["h-001"] | {"id": "h-twin"}, headers=counsellor
+    )
+    assert first in match_ids(twin)
+
+
+CANDIDATE_FIELDS = {
+    "rank", "pseudonym", "origin", "project", "score", "components", "reasons", "warnings", "distance_km"
+}  # fmt: skip
+
+
+def test_candidates_show_pseudonyms_never_names_or_emails(api: Api) -> None:
+    officer = api.auth("officer")
+    response = api.client.get(f"/v1/opportunities/{OWN_OFFER}/candidates?top=100", headers=officer)
+    assert response.status_code == 200
+    candidates = response.json()["candidates"]
+    assert candidates, "the sample data has candidates for this offer"
+    for holder_record in SAMPLE_HOLDERS.values():
+        for secret in (holder_record.get("email"), holder_record.get("name"), holder_record["id"]):
+            if secret:
+                assert secret not in response.text
+        counsellor = holder_record.get("counsellor") or {}
+        for secret in (counsellor.get("email"), counsellor.get("name")):
+            if secret:
+                assert secret not in response.text
+    sharing = {h["project"]: h for h in SAMPLE_HOLDERS.values() if h.get("share_with_territories")}
+    for rank, candidate in enumerate(candidates, start=1):
+        assert set(candidate) == CANDIDATE_FIELDS
+        assert candidate["rank"] == rank
+        assert re.fullmatch(r"Porteur·se [0-9A-F]{6}", candidate["pseudonym"])
+        assert candidate["project"] in sharing  # only holders who agreed to be visible
+        assert candidate["origin"]["commune"] == sharing[candidate["project"]]["origin"]["commune"]
+    assert [c["score"] for c in candidates] == sorted((c["score"] for c in candidates), reverse=True)
+    assert len({c["pseudonym"] for c in candidates}) == len(candidates)
+    again = api.client.get(
+        f"/v1/opportunities/{OWN_OFFER}/candidates?top=100", headers=api.auth("admin")
+    ).json()
+    assert [c["pseudonym"] for c in again["candidates"]] == [c["pseudonym"] for c in candidates]
+    # A holder who withdraws their consent disappears.
+    first = sharing[candidates[0]["project"]]
+    patch = {"share_with_territories": False}
+    assert (
+        api.client.patch(f"/v1/holders/{first['id']}", json=patch, headers=api.auth("counsellor")).status_code
+        == 200
+    )
+    later = api.client.get(f"/v1/opportunities/{OWN_OFFER}/candidates?top=100", headers=officer).json()[
+        "candidates"
+    ]
+    assert candidates[0]["pseudonym"] not in {c["pseudonym"] for c in later}
+    assert len(later) == len(candidates) - 1
+
+
+# --- accounts and CLI --------------------------------------------------------------------------
+
+
+def test_accounts_store_only_a_hash_of_the_token(tmp_path: Path) -> None:
+    store = Store(Settings(home=tmp_path).db_url)
+    user, token = create_user(
+        store, "  Agent   Lot ", "officer", ["PETR du Pays de Figeac", "PETR du Pays de Figeac"]
+    )
+    assert user.name == "Agent Lot" and user.territories == ("PETR du Pays de Figeac",)
+    assert token.startswith("mtk_") and len(token) > 40
+    with store.session() as session:
+        row = session.scalar(select(UserRow))
+        assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() == hash_token(token)
+    store.close()
+    assert token.encode() not in (tmp_path / "matcher.db").read_bytes()
+    store = Store(Settings(home=tmp_path).db_url)
+    assert authenticate(store, token) == user
+    assert authenticate(store, token + "x") is None and authenticate(store, "") is None
+    with pytest.raises(AlreadyExists):
+        create_user(store, "Agent Lot", "counsellor")
+    with pytest.raises(InvalidRecord, match="territoire"):
+        create_user(store, "Agent sans territoire", "officer")
+    with pytest.raises(InvalidRecord, match="rôle inconnu"):
+        create_user(store, "Chef", "boss")
+    with pytest.raises(InvalidRecord, match="seuls les comptes officer"):
+        create_user(store, "Conseil", "counsellor", ["Lot"])
+    revoked = revoke_user(store, "Agent Lot")
+    assert revoked.revoked_at is not None and authenticate(store, token) is None
+    assert revoke_user(store, "Agent Lot").revoked_at == revoked.revoked_at
+    with pytest.raises(NotFound):
+        revoke_user(store, "Personne")
+    assert [u.name for u in list_users(store)] == ["Agent Lot"]
+    # A revoked name may be given a new account, hence a new token; the old one stays dead.
+    renewed, new_token = create_user(store, "Agent Lot", "officer", ["Causses et Vallée de la Dordogne"])
+    assert renewed.active and authenticate(store, new_token) == renewed and authenticate(store, token) is None
+    assert len(list_users(store)) == 1
+    store.close()
+
+
+def test_cli_users_add_prints_the_token_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MATCHER_HOME", str(tmp_path))
+    runner = CliRunner()
+    added = runner.invoke(
+        cli_app,
+        ["users", "add", "--role", "officer", "--name", "Agent", "--territory", "A", "--territory", "B"],
+    )
+    assert added.exit_code == 0, added.output
+    token = added.stdout.strip()
+    assert re.fullmatch(r"mtk_[A-Za-z0-9_-]{40,}", token), added.stdout
+    store = Store(Settings(home=tmp_path).db_url)
+    assert authenticate(store, token).territories == ("A", "B")
+    store.close()
+    listed = runner.invoke(cli_app, ["users", "list", "--json"])
+    assert json.loads(listed.stdout)["users"][0] | {"created_at": None} == {
+        "name": "Agent", "role": "officer", "territories": ["A", "B"], "created_at": None, "revoked_at": None
+    }  # fmt: skip
+    assert token not in listed.output
+    assert runner.invoke(cli_app, ["users", "add", "--role", "officer", "--name", "Sans"]).exit_code == 1
+    assert runner.invoke(cli_app, ["users", "add", "--role", "chef", "--name", "X"]).exit_code == 2
+    assert runner.invoke(cli_app, ["users", "revoke", "Agent"]).exit_code == 0
+    assert runner.invoke(cli_app, ["users", "revoke", "Personne"]).exit_code == 3
+    assert "révoqué" in runner.invoke(cli_app, ["users", "list"]).stdout
+
+
+# --- a real server -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def uvicorn_thread(settings: Settings, encoder: Encoder) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, encoder=encoder), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+WRITES_PER_CLIENT = 2
+
+
+def test_real_server_on_loopback_with_concurrent_clients(
+    sample_home: Path, tmp_path: Path, encoder: Encoder
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    tokens = make_accounts(home)
+    settings = Settings(home=home, max_upload_bytes=20_000)
+    with uvicorn_thread(settings, encoder) as base:
+        officer = {"Authorization": f"Bearer {tokens['officer']}"}
+        counsellor = {"Authorization": f"Bearer {tokens['counsellor']}"}
+        with httpx.Client(base_url=base, timeout=60) as client:
+            assert client.get("/healthz").json()["status"] == "ok"
+            assert client.get("/v1/opportunities").status_code == 401
+            assert client.post("/v1/opportunities", content=b"{" * 50_000, headers=officer).status_code == 413
+            assert client.post("/v1/opportunities", json=offer("wire-1"), headers=officer).status_code == 201
+            assert "wire-1" in match_ids(client.get("/v1/holders/h-001/matches", headers=counsellor))
+
+        def worker(n: int) -> tuple[list[str], list[str], list[int]]:
+            offers, holders, statuses = [], [], []
+            with httpx.Client(base_url=base, timeout=60) as client:
+                for i in range(WRITES_PER_CLIENT):
+                    offer_id, holder_id = f"c{n}-o{i}", f"c{n}-h{i}"
+                    response = client.post("/v1/opportunities", json=offer(offer_id), headers=officer)
+                    statuses.append(response.status_code)
+                    if response.status_code == 201:
+                        offers.append(offer_id)
+                    response = client.post("/v1/holders", json=holder(holder_id), headers=counsellor)
+                    statuses.append(response.status_code)
+                    if response.status_code == 201:
+                        holders.append(holder_id)
+                    patch = {"title": f"Titre {n}-{i}"}
+                    statuses.append(
+                        client.patch(f"/v1/opportunities/{offer_id}", json=patch, headers=officer).status_code
+                    )
+                    statuses.append(
+                        client.get(f"/v1/holders/h-00{1 + i}/matches", headers=counsellor).status_code
+                    )
+            return offers, holders, statuses
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(worker, range(8)))
+    statuses = [s for _, _, batch in results for s in batch]
+    assert all(s < 300 for s in statuses), sorted(set(statuses))
+    store = Store(settings.db_url)
+    for offers, holders, _ in results:
+        assert len(offers) == len(holders) == WRITES_PER_CLIENT
+        for offer_id in offers:
+            assert store.opportunity(offer_id).title.startswith("Titre")
+        for holder_id in holders:
+            store.holder(holder_id)
+    store.close()
+
+
+def test_matcher_serve_runs_the_api(sample_home: Path, tmp_path: Path) -> None:
+    """The real command in a subprocess, from another directory, on the same MATCHER_HOME."""
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    store = Store(Settings(home=home).db_url)
+    _, token = create_user(store, "Conseil", Role.counsellor)
+    store.close()
+    env = {**os.environ, "MATCHER_HOME": str(home)}
+    script = Path(sys.executable).parent / "matcher"
+    matcher = (
+        [str(script)] if script.exists() else [sys.executable, "-c", "from matcher.cli import app; app()"]
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [*matcher, "serve", "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            try:
+                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "matcher serve did not answer"
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {token}"}
+        response = httpx.get(f"{base}/v1/holders/h-001/matches?top=2", headers=headers, timeout=60)
+        assert response.status_code == 200 and len(response.json()["matches"]) == 2
+        assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=60)
+    assert server.returncode == 0, output
