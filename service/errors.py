@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matcher.domain import describe
+from matcher.domain import french_message as core_french_message
 from matcher.errors import (
     AlreadyExists,
     InvalidFile,
@@ -115,22 +115,12 @@ async def _no_body() -> Message:
 # --- validation messages -----------------------------------------------------------------------
 
 
-class _Problems:
-    """Duck-types ``pydantic.ValidationError`` for ``matcher.domain.describe``."""
-
-    def __init__(self, errors: list[dict[str, Any]]):
-        self._errors = errors
-
-    def errors(self) -> list[dict[str, Any]]:
-        return self._errors
-
-
 def french_message(error: dict[str, Any]) -> str:
     """The core's French wording for one pydantic error, with a French fallback."""
     kind = error.get("type", "")
     if kind in _EXTRA_MESSAGES:
         return _EXTRA_MESSAGES[kind]
-    ((_, message),) = describe(_Problems([{**error, "loc": ()}]))  # type: ignore[arg-type]
+    message = core_french_message(error)
     if message == error.get("msg") and kind != "value_error":
         return f"valeur invalide ({kind})"  # pydantic's English wording: never shown as is
     return message

@@ -30,8 +30,6 @@ def healthz(engine: EngineDep, response: Response) -> HealthOut:
         database = DatabaseHealth(ok=False, error=f"base de données injoignable ({type(error).__name__})")
         response.status_code = 503
     index = engine.index
-    # Engine has no public accessor for the catalogue sequence its index reflects.
-    indexed_seq = getattr(engine, "_seq", None)
     return HealthOut(
         status="ok" if database.ok else "dégradé",
         database=database,
@@ -39,6 +37,6 @@ def healthz(engine: EngineDep, response: Response) -> HealthOut:
             loaded=index is not None,
             indexed=0 if index is None else len(index),
             encoder=None if index is None else index.encoder_identity,
-            up_to_date=None if seq is None or index is None else seq == indexed_seq,
+            up_to_date=None if seq is None or index is None else seq == engine.indexed_seq,
         ),
     )

@@ -231,7 +231,8 @@ _MESSAGES: dict[str, str] = {
 }
 
 
-def _french_message(error: dict[str, Any]) -> str:
+def french_message(error: dict[str, Any]) -> str:
+    """The French wording of one pydantic error (a dict of ``ValidationError.errors()``)."""
     kind, ctx = error["type"], error.get("ctx", {})
     if kind in _MESSAGES:
         return _MESSAGES[kind]
@@ -266,7 +267,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 def describe(error: ValidationError) -> list[tuple[str, str]]:
     """(field, French message) for each problem of a pydantic validation error."""
-    return [(_field_path(e["loc"]), _french_message(e)) for e in error.errors()]
+    return [(_field_path(e["loc"]), french_message(e)) for e in error.errors()]
 
 
 RecordT = TypeVar("RecordT", bound=Contract)

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from filelock import FileLock
 from scipy import sparse
 
@@ -28,7 +29,7 @@ from matcher.geo import Gazetteer, read_communes_csv
 from matcher.index import VectorIndex
 from matcher.lexical import LexicalModel
 from matcher.scoring import DEFAULT_WEIGHTS, Weights, components, final_scores, partner_offers
-from matcher.store import OpportunityRow, Store
+from matcher.store import CommuneRow, OpportunityRow, Store
 
 #: How many semantic neighbours are re-scored with the soft features, per result wanted.
 POOL_PER_RESULT = 5
@@ -88,7 +89,7 @@ class Engine:
         self.weights = weights
         self._encoder = encoder
         self._gazetteer: Gazetteer | None = None
-        self._gazetteer_loaded = False
+        self._gazetteer_size = 0
         self.view = CatalogueView()
         self.index: VectorIndex | None = None
         self._seq = -1
@@ -109,24 +110,30 @@ class Engine:
             self._encoder = load_encoder(self.settings.encoder)
         return self._encoder
 
+    @property
+    def indexed_seq(self) -> int | None:
+        """The catalogue sequence number the in-memory index reflects (None before loading)."""
+        return None if self.index is None else self._seq
+
     # --- geography -------------------------------------------------------------------------
 
     @property
     def gazetteer(self) -> Gazetteer | None:
-        """The communes table, or None when ``matcher geo load`` was never run."""
-        if not self._gazetteer_loaded:
-            import pandas as pd
+        """The communes table, or None when ``matcher geo load`` was never run.
 
+        Reloaded when the table's size changes, so that a ``geo load`` run by another process
+        (the CLI beside the service) is seen without a restart.
+        """
+        count = self.store.count(CommuneRow)
+        if count != self._gazetteer_size:
             rows = self.store.communes()
             self._gazetteer = Gazetteer(pd.DataFrame(rows)) if rows else None
-            self._gazetteer_loaded = True
+            self._gazetteer_size = count
         return self._gazetteer
 
     def load_gazetteer(self, path: Path) -> int:
         frame = read_communes_csv(path)
-        count = self.store.replace_communes(frame.to_dict("records"))
-        self._gazetteer_loaded = False
-        return count
+        return self.store.replace_communes(frame.to_dict("records"))
 
     # --- index upkeep ----------------------------------------------------------------------
 
