@@ -51,8 +51,10 @@ def list_holders(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> HolderPage:
     """Les profils dans l'ordre des id, filtrés sur l'abonnement aux suggestions ou la visibilité."""
-    holders = engine.store.holders(digest_opt_in=digest_opt_in, share_with_territories=share_with_territories)
-    return HolderPage(total=len(holders), offset=offset, limit=limit, items=holders[offset : offset + limit])
+    total, page = engine.store.list_holders(
+        digest_opt_in=digest_opt_in, share_with_territories=share_with_territories, offset=offset, limit=limit
+    )
+    return HolderPage(total=total, offset=offset, limit=limit, items=page)
 
 
 @router.post(

@@ -376,16 +376,37 @@ class Store:
                 raise NotFound(f"porteur de projet inconnu : {holder_id}")
             return HolderProfile.model_validate(row.payload)
 
+    def list_holders(
+        self,
+        *,
+        digest_opt_in: bool | None = None,
+        share_with_territories: bool | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[HolderProfile]]:
+        """(total matching, one page) of holder profiles, in id order; all of them without limit."""
+        conditions = [
+            column == value
+            for column, value in (
+                (HolderRow.digest_opt_in, digest_opt_in),
+                (HolderRow.share_with_territories, share_with_territories),
+            )
+            if value is not None
+        ]
+        with self.session() as session:
+            total = session.scalar(select(func.count()).select_from(HolderRow).where(*conditions))
+            stmt = select(HolderRow.payload).where(*conditions).order_by(HolderRow.id).offset(offset)
+            page = session.scalars(stmt if limit is None else stmt.limit(limit))
+            return total or 0, [HolderProfile.model_validate(p) for p in page]
+
     def holders(
         self, *, digest_opt_in: bool | None = None, share_with_territories: bool | None = None
     ) -> list[HolderProfile]:
-        with self.session() as session:
-            stmt = select(HolderRow.payload).order_by(HolderRow.id)
-            if digest_opt_in is not None:
-                stmt = stmt.where(HolderRow.digest_opt_in == digest_opt_in)
-            if share_with_territories is not None:
-                stmt = stmt.where(HolderRow.share_with_territories == share_with_territories)
-            return [HolderProfile.model_validate(p) for p in session.scalars(stmt)]
+        """Every holder profile matching the filters, in id order."""
+        _, holders = self.list_holders(
+            digest_opt_in=digest_opt_in, share_with_territories=share_with_territories
+        )
+        return holders
 
     def delete_holder(self, holder_id: str) -> None:
         """Erase a holder and everything stored about them (cascades to their history)."""
