@@ -211,3 +211,17 @@ def test_not_relevant_feedback_removes_an_offer_for_that_holder_only(sample_engi
     assert after.excluded["not_relevant"] == 1
     other = holder.model_copy(update={"id": "h-other"})
     assert first in [m.opportunity_id for m in sample_engine.match(other, top=5, today=TODAY).matches]
+
+
+def test_restricting_to_some_offers_is_the_same_ranking_on_fewer_offers(engine):
+    holders = engine.store.holders()[:12]
+    everything = set(engine.view.arrays["id"].tolist())
+    some = set(sorted(everything)[::3])
+    full = engine.match_many(holders, top=10, today=TODAY)
+    same = engine.match_many(holders, top=10, today=TODAY, among=everything)
+    fewer = engine.match_many(holders, top=200, today=TODAY, among=some)
+    for whole, alike, subset in zip(full, same, fewer, strict=True):
+        assert [m.model_dump() for m in alike.matches] == [m.model_dump() for m in whole.matches]
+        assert {m.opportunity_id for m in subset.matches} <= some
+        kept = [m.opportunity_id for m in whole.matches if m.opportunity_id in some]
+        assert [m.opportunity_id for m in subset.matches][: len(kept)] == kept

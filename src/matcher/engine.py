@@ -24,7 +24,7 @@ from matcher.config import Settings
 from matcher.domain import HolderProfile, Match, MatchResult, Opportunity
 from matcher.encoders import Encoder, embed_documents, embed_passages, load_encoder
 from matcher.explain import describe_relaxation, explain
-from matcher.filters import hard_filters, relaxation_options
+from matcher.filters import FilterOutcome, hard_filters, relaxation_options
 from matcher.geo import Gazetteer, read_communes_csv
 from matcher.index import VectorIndex
 from matcher.lexical import LexicalModel
@@ -285,9 +285,10 @@ class Engine:
         with self._lock:
             queries = self._profile_vectors(profiles)
             rejected = self.store.rejected_by([p.id for p in profiles if p.id])
-            restrict = None
+            # Restricted to a few offers (the digest's new ones), filters run on those alone.
+            positions = None
             if among is not None:
-                restrict = np.isin(self.view.arrays["id"], list(among))
+                positions = np.flatnonzero(np.isin(self.view.arrays["id"], list(among)))
             return [
                 self._match_one(
                     profile,
@@ -295,7 +296,7 @@ class Engine:
                     top,
                     today,
                     rejected.get(profile.id, set()),
-                    restrict,
+                    positions,
                 )
                 for i, profile in enumerate(profiles)
             ]
@@ -307,19 +308,18 @@ class Engine:
         top: int,
         today: date,
         rejected: set[str],
-        restrict: np.ndarray | None,
+        positions: np.ndarray | None,
     ) -> MatchResult:
-        outcome = hard_filters(profile, self.view, today, rejected)
-        passing = outcome.passing if restrict is None else outcome.passing & restrict
-        allowed = outcome.row_ids[passing]
+        outcome = hard_filters(profile, self.view, today, rejected, positions)
+        allowed = outcome.allowed_row_ids
         pool = max(top * POOL_PER_RESULT, MIN_POOL)
         similarities, row_ids = self.index.search(query, pool, allowed=allowed)
         found = row_ids[0] >= 0
         row_ids, similarities = row_ids[0][found], similarities[0][found]
-        matches = self._rank(profile, query, row_ids, similarities, outcome.distances_km, top, today)
+        matches = self._rank(profile, query, row_ids, similarities, outcome, top, today)
         relaxations = []
-        if int(passing.sum()) < top and restrict is None:
-            wanted = top - int(passing.sum())
+        if len(allowed) < top and positions is None:
+            wanted = top - len(allowed)
             relaxations = [
                 describe_relaxation(o) for o in relaxation_options(profile, self.view, outcome, wanted)
             ]
@@ -336,13 +336,14 @@ class Engine:
         query_vector: np.ndarray,
         row_ids: np.ndarray,
         similarities: np.ndarray,
-        distances_km: np.ndarray | None,
+        outcome: FilterOutcome,
         top: int,
         today: date,
     ) -> list[Match]:
         if len(row_ids) == 0:
             return []
         positions = self.view.positions(row_ids)
+        distances_km = outcome.distances_at(positions)
         # The semantic component is the closer of the whole offer and its best passage.
         similarities = np.maximum(similarities, self.index.best_piece(query_vector, row_ids))
         documents = self._documents(row_ids.tolist())
@@ -365,7 +366,7 @@ class Engine:
         for rank, i in enumerate(order.tolist(), start=1):
             opportunity = documents[i].opportunity
             own = {name: round(float(values[i]), 4) for name, values in parts.items()}
-            distance = None if distances_km is None else float(distances_km[positions[i]])
+            distance = None if distances_km is None else float(distances_km[i])
             reasons, warnings = explain(
                 profile, opportunity, own, distance, int(partner_counts[i]),
                 self.index.lexical.shared_words(query, documents[i].stems), today, self.weights,

@@ -30,10 +30,20 @@ class FilterOutcome:
     excluded: dict[str, int]
     distances_km: np.ndarray | None
     row_ids: np.ndarray
+    #: The catalogue positions evaluated, in order; None for the whole catalogue.
+    positions: np.ndarray | None = None
 
     @property
     def allowed_row_ids(self) -> np.ndarray:
         return self.row_ids[self.passing]
+
+    def distances_at(self, catalogue_positions: np.ndarray) -> np.ndarray | None:
+        """Distances from the origin of the opportunities at these catalogue positions."""
+        if self.distances_km is None:
+            return None
+        if self.positions is None:
+            return self.distances_km[catalogue_positions]
+        return self.distances_km[np.searchsorted(self.positions, catalogue_positions)]
 
 
 @dataclass(frozen=True)
@@ -45,22 +55,26 @@ class RelaxationOption:
     additional: int
 
 
-def origin_distances(profile: HolderProfile, view: CatalogueView) -> np.ndarray | None:
-    origin = profile.origin
-    if origin is None or origin.lat is None or origin.lon is None:
-        return None
-    arrays = view.arrays
-    return haversine_km(origin.lat, origin.lon, arrays["lat"], arrays["lon"])
-
-
 def hard_filters(
-    profile: HolderProfile, view: CatalogueView, today: date, rejected_ids: set[str] = frozenset()
+    profile: HolderProfile,
+    view: CatalogueView,
+    today: date,
+    rejected_ids: set[str] = frozenset(),
+    positions: np.ndarray | None = None,
 ) -> FilterOutcome:
-    """Evaluate every hard constraint of ``profile`` over the whole catalogue, vectorised."""
+    """Evaluate every hard constraint of ``profile``, vectorised, over the whole catalogue or
+    only at the sorted catalogue ``positions`` given (the digest's new offers)."""
     a = view.arrays
+    if positions is not None:
+        a = {name: column[positions] for name, column in a.items()}
     n = len(a["row_id"])
     everything = np.ones(n, dtype=bool)
-    distances = origin_distances(profile, view)
+    origin = profile.origin
+    distances = (
+        haversine_km(origin.lat, origin.lon, a["lat"], a["lon"])
+        if origin is not None and origin.lat is not None and origin.lon is not None
+        else None
+    )
     masks = {
         "status": a["status"] == "published",
         "expired": ~(a["expires_on"] < day_number(today)),  # NaN (no end date) passes
@@ -79,7 +93,7 @@ def hard_filters(
     for name in FILTER_ORDER:
         excluded[name] = int(np.count_nonzero(alive & ~masks[name]))
         alive &= masks[name]
-    return FilterOutcome(alive, masks, excluded, distances, a["row_id"])
+    return FilterOutcome(alive, masks, excluded, distances, a["row_id"], positions)
 
 
 def _all_but(outcome: FilterOutcome, name: str) -> np.ndarray:

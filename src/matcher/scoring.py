@@ -89,7 +89,7 @@ def components(
     partner_counts: np.ndarray,
     today: date,
 ) -> dict[str, np.ndarray]:
-    """Each soft component for the opportunities at ``positions``."""
+    """Each soft component for the opportunities at ``positions`` (``distances_km`` aligned)."""
     a = view.arrays
     kind, price = a["kind"][positions], a["price_eur"][positions]
     zeros = np.zeros(len(positions))
@@ -104,9 +104,7 @@ def components(
         "semantic": np.clip(semantic, 0.0, 1.0),
         "lexical": np.clip(lexical, 0.0, 1.0),
         "sector": among(a["sector"][positions], profile.sectors).astype(float) if profile.sectors else zeros,
-        "distance": np.exp(-distances_km[positions] / DISTANCE_SCALE_KM)
-        if distances_km is not None
-        else zeros,
+        "distance": np.exp(-distances_km / DISTANCE_SCALE_KM) if distances_km is not None else zeros,
         "budget": budget,
         "housing": a["housing"][positions].astype(float) if profile.needs_housing else zeros,
         "remote": remote_place.astype(float) if profile.remote_worker else zeros,
