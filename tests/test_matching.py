@@ -156,7 +156,8 @@ def all_matches(engine):
 
 
 def test_reasons_quote_the_records_own_figures(engine):
-    checked = {"budget": 0, "distance": 0, "coworking": 0}
+    checked = {"budget": 0, "distance": 0, "coworking": 0, "partner": 0}
+    catalogue = engine.store.list_opportunities(limit=10_000)[1]
     for holder, offer, match in all_matches(engine):
         assert 2 <= len(match.reasons) <= 5
         for reason in match.reasons:
@@ -176,7 +177,24 @@ def test_reasons_quote_the_records_own_figures(engine):
                 checked["coworking"] += 1
             if reason == "Logement disponible sur place":
                 assert offer.housing and holder.needs_housing
+            if found := re.fullmatch(r"(\d+) offres? en .+ à moins de 30 km pour votre conjoint·e", reason):
+                assert int(found[1]) == len(partner_jobs(holder, offer, catalogue)) > 0
+                checked["partner"] += 1
     assert all(checked.values()), checked
+
+
+def partner_jobs(holder: HolderProfile, offer: Opportunity, catalogue: list[Opportunity]) -> list[str]:
+    """Other live activities and takeovers in the partner's sector within 30 km of ``offer``."""
+    here = offer.location
+    return [
+        other.id
+        for other in catalogue
+        if other.id != offer.id
+        and other.kind in ("activity", "takeover")
+        and other.sector == holder.partner_sector
+        and not breaks(HolderProfile(project="-"), other)
+        and km(here.lat, here.lon, other.location.lat, other.location.lon) <= 30
+    ]
 
 
 def test_missing_data_never_counts_as_a_fit(engine):

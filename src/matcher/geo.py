@@ -138,8 +138,10 @@ GAZETTEER_COLUMNS = {
 }
 
 
-def haversine_km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """Great-circle distances in km from one point to arrays of points."""
+def haversine_km(
+    lat: float | np.ndarray, lon: float | np.ndarray, lats: np.ndarray, lons: np.ndarray
+) -> np.ndarray:
+    """Great-circle distances in km from one point to arrays of points (arrays broadcast)."""
     lat1, lon1 = np.radians(lat), np.radians(lon)
     lat2, lon2 = (
         np.radians(np.asarray(lats, dtype=np.float64)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
@@ -55,7 +56,13 @@ class Weights:
     freshness: float = 0.03
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return _weights_dict(self)
+
+
+@lru_cache(maxsize=64)
+def _weights_dict(weights: Weights) -> dict[str, float]:
+    # Read for every match: asdict's deep copy is not free. Callers must not mutate it.
+    return asdict(weights)
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -66,17 +73,16 @@ def partner_offers(
     view: CatalogueView, positions: np.ndarray, partner_sector: str | None, today: date
 ) -> np.ndarray:
     """How many live activity or takeover offers in ``partner_sector`` lie near each position."""
-    counts = np.zeros(len(positions), dtype=np.int64)
     if partner_sector is None or len(positions) == 0:
-        return counts
+        return np.zeros(len(positions), dtype=np.int64)
     a = view.arrays
     live = (a["status"] == "published") & ~(a["expires_on"] < day_number(today))
     jobs = np.flatnonzero(live & (a["sector"] == partner_sector) & among(a["kind"], PRICED_KINDS))
-    for i, position in enumerate(positions):
-        others = jobs[jobs != position]
-        near = haversine_km(a["lat"][position], a["lon"][position], a["lat"][others], a["lon"][others])
-        counts[i] = int(np.count_nonzero(near <= PARTNER_RADIUS_KM))
-    return counts
+    # One candidates x jobs distance matrix; an offer is no job for the partner of its taker.
+    lat, lon = a["lat"], a["lon"]
+    near = haversine_km(lat[positions][:, None], lon[positions][:, None], lat[jobs], lon[jobs])
+    near = (near <= PARTNER_RADIUS_KM) & (jobs[None, :] != positions[:, None])
+    return near.sum(axis=1).astype(np.int64)
 
 
 def components(
