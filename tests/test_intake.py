@@ -163,3 +163,20 @@ def test_holder_profile_rules(make_engine):
     assert reasons["ligne 3"] == "id: champ obligatoire manquant"
     assert "kinds[0]: valeur inconnue 'bureau'" in reasons["ligne 4 (id h-kind)"]
     assert engine.store.holder("h-ok").budget_eur == 50000
+
+
+def test_an_import_never_re_subscribes_someone_who_unsubscribed(make_engine):
+    from matcher.digest.tokens import make_token, unsubscribe
+
+    engine = make_engine()
+    record = {"id": "h-mail", "project": "Ouvrir un gîte", "email": "a@example.org", "digest_opt_in": True}
+    run_import(engine, jsonl(record), kind="holders")
+    assert unsubscribe(engine.store, "clé", make_token("clé", "h-mail")).changed
+    again = run_import(engine, jsonl(record | {"experience": "Dix ans d'hôtellerie"}), kind="holders")
+    assert again.updated == 1
+    stored = engine.store.holder("h-mail")
+    assert stored.digest_opt_in is False and stored.experience == "Dix ans d'hôtellerie"
+    assert engine.store.holders(digest_opt_in=True) == []
+    with engine.store.session() as session:  # an explicit edit by the person's counsellor may opt in
+        engine.store.save_holder(session, stored.model_copy(update={"digest_opt_in": True}))
+    assert [h.id for h in engine.store.holders(digest_opt_in=True)] == ["h-mail"]

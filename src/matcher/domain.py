@@ -134,10 +134,6 @@ class Opportunity(Contract):
         body = self.description + (f"\n{', '.join(self.tags)}." if self.tags else "")
         return self.title, body
 
-    def is_live(self, today: date) -> bool:
-        """Published and not expired on ``today``."""
-        return self.status == "published" and (self.expires_on is None or self.expires_on >= today)
-
 
 class HolderProfile(Contract):
     """A project holder: the project in their own words, and their constraints."""

@@ -204,11 +204,13 @@ def import_records(
                 valid.append(validate_holder(record.value, record.label, gazetteer))
         except InvalidRecord as error:
             report.rejected.append(Reject(error.record, str(error).removeprefix(f"{error.record}: ")))
-    save = store.save_opportunity if kind == "opportunities" else store.save_holder
     with store.session() as session:
         for record in valid:
             with session.begin_nested():
-                outcome = save(session, record)
+                if kind == "opportunities":
+                    outcome = store.save_opportunity(session, record)
+                else:
+                    outcome = store.save_holder(session, record, keep_unsubscribe=True)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 

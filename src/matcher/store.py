@@ -96,6 +96,8 @@ class HolderRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     digest_opt_in: Mapped[bool] = mapped_column(Boolean, index=True)
     share_with_territories: Mapped[bool] = mapped_column(Boolean)
+    # Set when the person unsubscribed from an e-mail: a bulk import never signs them up again.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -341,17 +343,28 @@ class Store:
             )
             return list(session.scalars(stmt))
 
-    def row_ids(self) -> set[int]:
-        with self.session() as session:
-            return set(session.scalars(select(OpportunityRow.row_id)))
-
     # --- holders ---------------------------------------------------------------------------
 
-    def save_holder(self, session: Session, holder: HolderProfile, now: datetime | None = None) -> str:
-        """Insert or update one holder profile; returns 'inserted', 'updated' or 'unchanged'."""
+    def save_holder(
+        self,
+        session: Session,
+        holder: HolderProfile,
+        now: datetime | None = None,
+        *,
+        keep_unsubscribe: bool = False,
+        unsubscribing: bool = False,
+    ) -> str:
+        """Insert or update one holder profile; returns 'inserted', 'updated' or 'unchanged'.
+
+        ``unsubscribing``: the person opted out themselves (the e-mail's link). With
+        ``keep_unsubscribe`` (bulk imports), such an opt-out survives a record that says
+        ``digest_opt_in: true``; an explicit edit of the profile (the API) can still opt in.
+        """
         now = now or utcnow()
-        payload = holder.model_dump(mode="json", exclude_none=True)
         row = session.get(HolderRow, holder.id)
+        if keep_unsubscribe and row is not None and row.unsubscribed_at is not None and holder.digest_opt_in:
+            holder = holder.model_copy(update={"digest_opt_in": False})
+        payload = holder.model_dump(mode="json", exclude_none=True)
         if row is not None and row.payload == payload:
             return "unchanged"
         values = {
@@ -360,6 +373,10 @@ class Store:
             "share_with_territories": holder.share_with_territories,
             "updated_at": now,
         }
+        if unsubscribing:
+            values["unsubscribed_at"] = now
+        elif holder.digest_opt_in:
+            values["unsubscribed_at"] = None
         if row is None:
             session.add(HolderRow(id=holder.id, created_at=now, **values))
             session.flush()

@@ -89,6 +89,6 @@ def unsubscribe(store: Store, secret_key: str | None, token: str) -> Unsubscribe
         if not (holder.digest_opt_in or row.digest_opt_in):
             return UnsubscribeOutcome(holder_id, changed=False)
         # Through save_holder, so that the stored profile and the opt-in column agree.
-        store.save_holder(session, holder.model_copy(update={"digest_opt_in": False}))
+        store.save_holder(session, holder.model_copy(update={"digest_opt_in": False}), unsubscribing=True)
         row.digest_opt_in = False
     return UnsubscribeOutcome(holder_id, changed=True)
