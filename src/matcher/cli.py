@@ -20,7 +20,7 @@ from matcher.config import Settings
 from matcher.domain import KIND_LABELS, MatchResult
 from matcher.engine import Engine
 from matcher.errors import InvalidFile, MatcherError, NotFound
-from matcher.explain import euros
+from matcher.explain import describe_exclusions, euros
 from matcher.intake import (
     format_from_suffix,
     import_records,
@@ -150,9 +150,8 @@ def print_result(result: MatchResult, title: str) -> None:
         )  # fmt: skip
     if result.matches:
         out.print(table)
-    excluded = {k: v for k, v in result.excluded.items() if v}
-    if excluded:
-        out.print("Écartées par les critères : " + ", ".join(f"{k} {v}" for k, v in excluded.items()))
+    if excluded := describe_exclusions(result.excluded):
+        out.print(f"Offres écartées par les critères : {excluded}")
     for relaxation in result.relaxations:
         out.print(f"Pour élargir : {relaxation.message}")
 

@@ -20,6 +20,23 @@ SEMANTIC_CLOSE = 0.35
 LATE_AVAILABILITY = timedelta(days=90)
 
 
+#: How each hard filter is named to a person, in the order they run.
+FILTER_LABELS = {
+    "status": "non publiées",
+    "expired": "expirées",
+    "kind": "autre type d'offre",
+    "department": "hors des départements visés",
+    "distance": "trop loin",
+    "budget": "au-delà du budget",
+    "not_relevant": "jugées non pertinentes",
+}
+
+
+def describe_exclusions(excluded: dict[str, int]) -> str:
+    """« trop loin : 34, au-delà du budget : 3 », for the filters that excluded something."""
+    return ", ".join(f"{FILTER_LABELS[name]} : {count}" for name, count in excluded.items() if count)
+
+
 def euros(value: float) -> str:
     """« 120 000 € », « 149,50 € »."""
     if float(value).is_integer():

@@ -27,7 +27,9 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -35,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_colum
 from sqlalchemy.types import TypeDecorator
 
 from matcher.domain import HolderProfile, Opportunity
-from matcher.errors import NotFound
+from matcher.errors import MatcherError, NotFound
 
 
 def utcnow() -> datetime:
@@ -235,10 +237,32 @@ class Store:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self.session() as session:
             if session.get(CatalogueState, 1) is None:
                 session.add(CatalogueState(key=1, seq=0))
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database made by an earlier version up to date.
+
+        Only additive changes exist so far: nullable columns, added in place (portable
+        ``ALTER TABLE ... ADD COLUMN``). Anything else is refused with a message.
+        """
+        existing = inspect(self.engine)
+        with self.engine.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                present = {c["name"] for c in existing.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name in present:
+                        continue
+                    if not column.nullable:
+                        raise MatcherError(
+                            f"base de données d'une version antérieure : la colonne {table.name}."
+                            f"{column.name} manque ; réimportez vos données dans un MATCHER_HOME neuf"
+                        )
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
