@@ -196,9 +196,11 @@ class Engine:
         if leaving:
             index.remove(np.asarray(leaving, dtype=np.int64))
             report.removed = len(leaving)
+        texts: dict[int, str] = {}  # read once, for the lexical model too
         for start in range(0, len(stale), EMBED_BATCH):
             batch = stale[start : start + EMBED_BATCH]
             documents = self.store.opportunities_by_row_id(batch)
+            texts.update((r, opportunity_text(documents[r])) for r in batch)
             vectors, pieces = embed_passages(self.encoder, [documents[r].document() for r in batch])
             index.upsert(np.asarray(batch, dtype=np.int64), vectors, [wanted[r] for r in batch], pieces)
             report.embedded += len(batch)
@@ -206,17 +208,19 @@ class Engine:
                 progress(report.embedded, len(stale))
         if progress and not stale:
             progress(0, 0)
-        self._refit_lexical_if_needed(report)
+        self._refit_lexical_if_needed(report, texts)
 
-    def _refit_lexical_if_needed(self, report: SyncReport) -> None:
+    def _refit_lexical_if_needed(self, report: SyncReport, texts: dict[int, str]) -> None:
+        """Refit TF-IDF on the indexed offers when the catalogue's size moved; ``texts`` are
+        those already read."""
         index = self.index
         n = len(index)
         fitted = getattr(index.lexical, "n_documents_", -1)
         if index.lexical is not None and abs(n - fitted) <= LEXICAL_REFIT_SHARE * max(fitted, 1):
             return
-        row_ids = list(index.hashes)
-        documents = self.store.opportunities_by_row_id(row_ids)
-        index.lexical = LexicalModel().fit([opportunity_text(d) for d in documents.values()])
+        missing = [row_id for row_id in index.hashes if row_id not in texts]
+        texts.update((r, opportunity_text(o)) for r, o in self.store.opportunities_by_row_id(missing).items())
+        index.lexical = LexicalModel().fit([texts[row_id] for row_id in index.hashes])
         index.lexical.n_documents_ = n
         self._cache.clear()  # TF-IDF rows of the old vocabulary
         report.notes.append(f"modèle lexical réajusté sur {n} offres")
