@@ -41,6 +41,7 @@ from matcher.accounts import (
 from matcher.cli import app as cli_app
 from matcher.config import Settings
 from matcher.encoders import Encoder
+from matcher.engine import Engine
 from matcher.errors import AlreadyExists, InvalidRecord, NotFound
 from matcher.store import DigestRunRow, FeedbackRow, HolderRow, SendRow, Store, UserRow, utcnow
 from service.app import create_app
@@ -1009,7 +1010,30 @@ def test_matcher_serve_runs_the_api(sample_home: Path, tmp_path: Path) -> None:
         response = httpx.get(f"{base}/v1/holders/h-001/matches?top=2", headers=headers, timeout=60)
         assert response.status_code == 200 and len(response.json()["matches"]) == 2
         assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+
+        # A second process writes to the same home while the service runs: the service's next
+        # query sees the new offer, and neither the database nor the index is damaged.
+        offer = SAMPLE_OFFERS["act-036-medecin-chateau-chinon"] | {
+            "id": "act-from-cli",
+            "title": "Infirmier·ère libéral·e : tournées à domicile",
+        }
+        path = tmp_path / "offre.jsonl"
+        path.write_text(json.dumps(offer, ensure_ascii=False) + "\n", encoding="utf-8")
+        imported = subprocess.run(
+            [*matcher, "import", "opportunities", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert imported.returncode == 0 and "1 ajouté(s)" in imported.stdout, imported.stderr
+        response = httpx.get(f"{base}/v1/holders/h-001/matches?top=10", headers=headers, timeout=60)
+        assert "act-from-cli" in [m["opportunity_id"] for m in response.json()["matches"]]
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output
+    reopened = Engine(Settings(home=home))
+    report = reopened.refresh()  # the index the service saved on shutdown loads cleanly, up to date
+    assert not report.rebuilt and report.embedded == 0 and "act-from-cli" in reopened.view.arrays["id"]
+    reopened.close()
