@@ -98,6 +98,7 @@ class Engine:
         self._cache: OrderedDict[int, Document] = OrderedDict()
         # Recently embedded profile texts (a counsellor asks again, the digest batches).
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
         self._lock = threading.RLock()
         self._file_lock = FileLock(str(settings.home / "index.lock"), timeout=120)
 
@@ -107,7 +108,9 @@ class Engine:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.settings.encoder)
+            with self._lock:  # loaded once even when two requests arrive together
+                if self._encoder is None:
+                    self._encoder = load_encoder(self.settings.encoder)
         return self._encoder
 
     @property
@@ -246,16 +249,20 @@ class Engine:
     def _profile_vectors(self, profiles: list[HolderProfile]) -> np.ndarray:
         """Embed the profiles' texts in one batch, reusing those embedded recently."""
         texts = [profile_text(p) for p in profiles]
-        missing = list(dict.fromkeys(t for t in texts if t not in self._queries))
+        with self._queries_lock:
+            known = {t: self._queries[t] for t in texts if t in self._queries}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
-            vectors = embed_documents(self.encoder, [("", t) for t in missing])
-            self._queries.update(zip(missing, vectors, strict=True))
-        for text in texts:
-            self._queries.move_to_end(text)
-        found = np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.encoder.dim))
-        while len(self._queries) > QUERY_CACHE_SIZE:
-            self._queries.popitem(last=False)
-        return found.astype(np.float32)
+            known.update(zip(missing, embed_documents(self.encoder, [("", t) for t in missing]), strict=True))
+        with self._queries_lock:
+            for text in texts:
+                self._queries[text] = known[text]
+                self._queries.move_to_end(text)
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([known[t] for t in texts]).astype(np.float32)
 
     def save_index(self) -> bool:
         """Write the index if it changed since loaded; returns whether it wrote."""
@@ -286,9 +293,11 @@ class Engine:
         """
         today = today or date.today()
         self.refresh()
+        # Encoding runs outside the engine lock: one request's projects are encoded while
+        # another's are scored.
+        queries = self._profile_vectors(profiles)
+        rejected = self.store.rejected_by([p.id for p in profiles if p.id])
         with self._lock:
-            queries = self._profile_vectors(profiles)
-            rejected = self.store.rejected_by([p.id for p in profiles if p.id])
             # Restricted to a few offers (the digest's new ones), filters run on those alone.
             positions = None
             if among is not None:
