@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -63,18 +63,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _user(row: UserRow) -> User:
     return User(
         name=row.name,
         role=Role(row.role),
         territories=tuple(row.territories or ()),
-        created_at=_aware(row.created_at),
-        revoked_at=_aware(row.revoked_at),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
     )
 
 

@@ -30,13 +30,8 @@ IN_CHUNK = 900
 
 
 def as_utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; a naive one is taken as local time (SQLite returns UTC as naive)."""
+    """An aware UTC datetime; a naive one (a --now without zone) is taken as local time."""
     return moment.astimezone(UTC) if moment.tzinfo else moment.astimezone().astimezone(UTC)
-
-
-def _stored_utc(moment: datetime) -> datetime:
-    # The store writes UTC; SQLite gives it back without its zone.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass
@@ -76,7 +71,7 @@ def last_clocks(store: Store) -> dict[str, datetime]:
     """Each holder's last digest clock, from the ledger."""
     with store.session() as session:
         rows = session.execute(select(SendRow.holder_id, func.max(SendRow.clock)).group_by(SendRow.holder_id))
-        return {holder_id: _stored_utc(clock) for holder_id, clock in rows}
+        return dict(rows.all())  # the store hands back aware UTC datetimes
 
 
 def new_opportunities(store: Store, since: datetime, clock: datetime) -> dict[str, Opportunity]:
