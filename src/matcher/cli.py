@@ -70,15 +70,15 @@ def engine_for(settings: Settings | None = None) -> Iterator[Engine]:
             engine.close()
 
 
+def progress_bar(label: str) -> Progress:
+    """The bar long commands draw on stderr (stdout stays clean for --json)."""
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    )
+
+
 def refresh_with_progress(engine: Engine, full: bool = False) -> None:
-    with Progress(
-        TextColumn("Indexation"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    with progress_bar("Indexation") as bar:
         task = bar.add_task("index", total=None)
         report = engine.refresh(
             progress=lambda done, total: bar.update(task, completed=done, total=total), full=full

@@ -56,22 +56,14 @@ def digest(
     ] = None,
 ) -> None:
     """Envoyer à chaque porteur inscrit les nouvelles offres qui lui correspondent (hebdomadaire)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from matcher.cli import engine_for, err, out
+    from matcher.cli import engine_for, out, progress_bar
     from matcher.digest import run_digest
 
     clock = _parse_clock(now)
     with (
         engine_for() as engine,
-        Progress(
-            TextColumn("Suggestions"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar,
+        progress_bar("Suggestions") as bar,
     ):
         task = bar.add_task("digest", total=None)
         summary = run_digest(
