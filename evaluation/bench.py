@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, update
 
 from evaluation import DATA, DEFAULT_OUT, REPO, SHARED_COMMUNES
 from evaluation.synthetic import (
@@ -45,12 +44,11 @@ from evaluation.synthetic import (
     synthetic_holders,
 )
 from matcher.config import Settings
-from matcher.domain import HolderProfile, Location, Opportunity
+from matcher.domain import HolderProfile, Location, Opportunity, profile_text
 from matcher.encoders import Encoder, embed_documents, load_encoder, passages
-from matcher.engine import EMBED_BATCH, Engine, profile_text
+from matcher.engine import EMBED_BATCH, Engine
 from matcher.filters import hard_filters
 from matcher.intake import RawRecord, import_records, validate_opportunity
-from matcher.store import CatalogueState, OpportunityRow, _opportunity_columns, utcnow
 
 TODAY = date(2026, 11, 22)
 DEFAULT_SIZES = (1000, 10_000, 100_000)
@@ -204,14 +202,7 @@ def build(
     engine = Engine(settings, encoder=cache)
     opportunities = [validate_opportunity(r, f"ligne {i + 1}", None) for i, r in enumerate(records)]
     validated = time.perf_counter()
-    now = utcnow()
-    rows = [
-        {"id": o.id, "seq": 1, "created_at": now, "updated_at": now, **_opportunity_columns(o)}
-        for o in opportunities
-    ]
-    with engine.store.session() as session:
-        session.execute(insert(OpportunityRow), rows)
-        session.execute(update(CatalogueState).where(CatalogueState.key == 1).values(seq=1))
+    engine.store.catalogue.bulk_insert(opportunities)
     inserted = time.perf_counter()
     engine.refresh()
     refreshed = time.perf_counter()

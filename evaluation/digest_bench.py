@@ -25,13 +25,13 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
+from matcher.clock import utcnow
 from matcher.config import Settings
 from matcher.digest import run_digest
 from matcher.domain import HolderProfile
 from matcher.encoders import load_encoder
 from matcher.engine import Engine
 from matcher.intake import import_records, read_file, read_records
-from matcher.store import utcnow
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CONSTRAINTS = (
@@ -95,9 +95,9 @@ def main() -> int:
         path = DATA / "opportunities.jsonl"
         import_records(engine.store, None, "opportunities", read_records(read_file(path), str(path)))
         holders = recombined_holders(args.holders, args.seed)
-        with engine.store.session() as session:
+        with engine.store.database.session() as session:
             for holder in holders:
-                engine.store.save_holder(session, holder)
+                engine.store.holders.save(session, holder)
         engine.refresh()
         setup_s = time.perf_counter() - started
         print(

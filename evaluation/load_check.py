@@ -32,12 +32,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from matcher.accounts import Role, create_user
+from matcher.accounts import Role
 from matcher.config import Settings
 from matcher.engine import Engine
 from matcher.errors import NotFound
-from matcher.intake import import_records, read_file, read_records
-from matcher.store import Store
+from matcher.intake import read_file, read_records
 
 REPO = Path(__file__).resolve().parents[1]
 #: Operation mix: mostly match queries, as counsellors use the service.
@@ -76,7 +75,7 @@ def prepare_home(target: Path, source: Path | None) -> None:
     try:
         for kind, name in (("opportunities", "opportunities.jsonl"), ("holders", "holders.jsonl")):
             path = REPO / "data" / name
-            import_records(engine.store, engine.gazetteer, kind, read_records(read_file(path), name))
+            engine.import_records(kind, read_records(read_file(path), name))
         engine.refresh()
         engine.save_index()
     finally:
@@ -193,24 +192,24 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def verify(home: Path, logs: list[ClientLog]) -> dict[str, int]:
     """Every acknowledged write is stored, with its last acknowledged value."""
-    store = Store(Settings(home=home).db_url)
+    engine = Engine(Settings(home=home))
     checked = missing = stale = 0
     try:
         for log in logs:
             for offer_id, title in log.opportunities.items():
                 checked += 1
                 try:
-                    stale += store.opportunity(offer_id).title != title
+                    stale += engine.opportunity(offer_id).title != title
                 except NotFound:
                     missing += 1
             for holder_id, budget in log.holders.items():
                 checked += 1
                 try:
-                    stale += store.holder(holder_id).budget_eur != budget
+                    stale += engine.holder(holder_id).budget_eur != budget
                 except NotFound:
                     missing += 1
     finally:
-        store.close()
+        engine.close()
     return {"writes_checked": checked, "missing": missing, "stale": stale}
 
 
@@ -227,13 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(temporary) / "home"
         say("Préparation du dossier de données…")
         prepare_home(home, args.home)
-        store = Store(Settings(home=home).db_url)
+        engine = Engine(Settings(home=home))
         tokens = {
-            "officer": create_user(store, "charge-agent", Role.officer, [TERRITORY])[1],
-            "counsellor": create_user(store, "charge-conseil", Role.counsellor)[1],
+            "officer": engine.create_account("charge-agent", Role.officer, [TERRITORY])[1],
+            "counsellor": engine.create_account("charge-conseil", Role.counsellor)[1],
         }
-        holder_ids = [h.id for h in store.holders()]
-        store.close()
+        holder_ids = [h.id for h in engine.holders()[1]]
+        engine.close()
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"

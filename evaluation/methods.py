@@ -18,9 +18,9 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matcher.config import Settings
-from matcher.domain import HolderProfile, Opportunity
+from matcher.domain import HolderProfile, Opportunity, opportunity_text, profile_text
 from matcher.encoders import Encoder, embed_documents
-from matcher.engine import Engine, opportunity_text, profile_text
+from matcher.engine import Engine
 from matcher.filters import hard_filters
 from matcher.lexical import FRENCH_STOP_WORDS
 from matcher.scoring import COMPONENTS, DEFAULT_WEIGHTS, Weights

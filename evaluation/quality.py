@@ -100,8 +100,8 @@ def load_home(
     for kind, report in reports.items():
         for reject in report.rejected:
             log(f"{kind} : refusé : {reject.record} : {reject.reason}")
-    _, stored = engine.store.list_opportunities(limit=10**9)
-    return {o.id: o for o in stored}, engine.store.holders()
+    _, stored = engine.store.catalogue.page(limit=10**9)
+    return {o.id: o for o in stored}, engine.store.holders.page()[1]
 
 
 # --- an independent reading of the hard constraints ------------------------------------------

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from matcher.accounts import Role, User, authenticate
+from matcher.accounts import Role, User
 from matcher.engine import Engine
 
 _bearer = HTTPBearer(
@@ -39,7 +39,7 @@ def current_user(
         raise HTTPException(
             401, "jeton d'accès manquant : en-tête « Authorization: Bearer <jeton> »", _CHALLENGE
         )
-    user = authenticate(engine.store, credentials.credentials)
+    user = engine.authenticate(credentials.credentials)
     if user is None:
         raise HTTPException(401, "jeton d'accès invalide ou révoqué", _CHALLENGE)
     return user

@@ -15,11 +15,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matcher.domain import french_message as core_french_message
+from matcher.domain import field_path, french_message
 from matcher.errors import (
     AlreadyExists,
     InvalidFile,
@@ -27,6 +26,8 @@ from matcher.errors import (
     LocationUnresolved,
     MatcherError,
     NotFound,
+    StoreUnavailable,
+    WriteConflict,
 )
 
 log = logging.getLogger("matcher.service")
@@ -35,16 +36,6 @@ VALIDATION_MESSAGE = "La requête est invalide : voir le détail par champ."
 _DEFAULT_DETAILS = {
     404: "ressource introuvable",
     405: "méthode non autorisée pour cette adresse",
-}
-#: Pydantic error types the core vocabulary does not translate, and request-level ones.
-_EXTRA_MESSAGES = {
-    "json_invalid": "JSON invalide",
-    "missing": "champ obligatoire manquant",
-    "string_unicode": "doit être un texte UTF-8",
-    "bool_parsing": "doit valoir true ou false",
-    "int_parsing_size": "nombre trop grand",
-    "dict_type": "doit être un objet JSON",
-    "model_attributes_type": "doit être un objet JSON",
 }
 
 
@@ -115,24 +106,6 @@ async def _no_body() -> Message:
 # --- validation messages -----------------------------------------------------------------------
 
 
-def french_message(error: dict[str, Any]) -> str:
-    """The core's French wording for one pydantic error, with a French fallback."""
-    kind = error.get("type", "")
-    if kind in _EXTRA_MESSAGES:
-        return _EXTRA_MESSAGES[kind]
-    message = core_french_message(error)
-    if message == error.get("msg") and kind != "value_error":
-        return f"valeur invalide ({kind})"  # pydantic's English wording: never shown as is
-    return message
-
-
-def field_path(parts: list[str | int] | tuple[str | int, ...]) -> str:
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -197,20 +170,14 @@ async def _already_exists(_: Request, exc: AlreadyExists) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
-async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-    log.info("conflit d'écriture : %s", exc.orig)
-    return JSONResponse(
-        {"detail": "conflit avec un enregistrement existant ; relisez puis réessayez"}, status_code=409
-    )
+async def _write_conflict(_: Request, exc: WriteConflict) -> JSONResponse:
+    log.info("conflit d'écriture : %s", exc.__cause__)
+    return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
-async def _database_busy(_: Request, exc: OperationalError) -> JSONResponse:
-    log.warning("base de données indisponible : %s", exc.orig)
-    return JSONResponse(
-        {"detail": "base de données momentanément indisponible ; réessayez dans quelques secondes"},
-        status_code=503,
-        headers={"Retry-After": "2"},
-    )
+async def _database_busy(_: Request, exc: StoreUnavailable) -> JSONResponse:
+    log.warning("base de données indisponible : %s", exc.__cause__)
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
 
 
 async def _http_exception(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -244,8 +211,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LocationUnresolved, _location_unresolved)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(AlreadyExists, _already_exists)
+    app.add_exception_handler(WriteConflict, _write_conflict)
+    app.add_exception_handler(StoreUnavailable, _database_busy)
     app.add_exception_handler(MatcherError, _other_matcher_error)
-    app.add_exception_handler(IntegrityError, _integrity)
-    app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)

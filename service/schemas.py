@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher.domain import HolderProfile, Opportunity, RecordId, Verdict
+from matcher.domain import HolderProfile, Opportunity, Reason, RecordId, Verdict
 
 #: Largest page a listing returns.
 MAX_PAGE = 200
@@ -80,8 +80,8 @@ class Candidate(BaseModel):
     project: str
     score: float
     components: dict[str, float]
-    reasons: list[str]
-    warnings: list[str]
+    reasons: list[Reason]
+    warnings: list[Reason]
     distance_km: float | None
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from matcher.cli import EXIT_NOT_FOUND, EXIT_REJECTED, EXIT_UNREADABLE, app
+from matcher.cli import app
+from matcher.cli.common import EXIT_NOT_FOUND, EXIT_REJECTED, EXIT_UNREADABLE
 
 from .conftest import DATA
 
@@ -40,7 +41,9 @@ def test_match_json_is_one_object_with_the_contract_keys(run):
     for rank, match in enumerate(document["matches"], start=1):
         assert match["rank"] == rank
         assert {"opportunity_id", "score", "components", "reasons", "warnings"} <= set(match)
-    assert all(set(r) >= {"constraint", "additional", "message"} for r in document["relaxations"])
+        for reason in match["reasons"] + match["warnings"]:
+            assert set(reason) == {"code", "text", "values"} and reason["code"] and reason["text"]
+    assert all(set(r) >= {"constraint", "additional", "text"} for r in document["relaxations"])
 
 
 def test_match_table_and_ad_hoc_profile(run, tmp_path):

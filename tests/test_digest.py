@@ -33,7 +33,8 @@ from matcher.digest.selection import digest_holders, select_digests
 from matcher.digest.tokens import DigestNotConfigured, holder_from_token, make_token
 from matcher.domain import Opportunity
 from matcher.engine import Engine
-from matcher.store import DigestRunRow, HolderRow, OpportunityRow, SendRow, Store
+from matcher.store import Store
+from matcher.store.schema import DigestRunRow, HolderRow, OpportunityRow, SendRow
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 KEY = "clé-de-test-pour-signer-les-liens"
@@ -119,7 +120,7 @@ def stamped_copy(sample_home: Path, home: Path) -> Path:
     """A private copy of the sample home, every offer published on PUBLISHED."""
     shutil.copytree(sample_home, home)
     store = Store(f"sqlite:///{home / 'matcher.db'}")
-    with store.session() as session:
+    with store.database.session() as session:
         session.execute(update(OpportunityRow).values(created_at=PUBLISHED, updated_at=PUBLISHED))
     store.close()
     return home
@@ -144,7 +145,7 @@ def engine(home: Path, mailbox: Mailbox, make_engine) -> Engine:
 
 def planned(engine: Engine, clock: datetime) -> dict[str, list[str]]:
     """Recipient -> opportunity ids the digest should send at ``clock`` (computes, sends nothing)."""
-    holders = digest_holders(engine.store)
+    holders = digest_holders(engine)
     return {
         d.holder.email: [s.opportunity.id for s in d.suggestions]
         for d in select_digests(engine, holders, clock, LIMIT)
@@ -167,14 +168,14 @@ def week1_plan(sample_home: Path, tmp_path_factory: pytest.TempPathFactory, enco
 
 def keep_only(engine: Engine, emails: list[str]) -> None:
     """Opt every other holder out, to keep a test short."""
-    keep = {h.id for h in engine.store.holders() if h.email in emails}
+    keep = {h.id for h in engine.store.holders.page()[1] if h.email in emails}
     assert len(keep) == len(emails)
-    with engine.store.session() as session:
+    with engine.store.database.session() as session:
         session.execute(update(HolderRow).where(HolderRow.id.not_in(keep)).values(digest_opt_in=False))
 
 
 def ledger(engine: Engine) -> list[tuple[str, str, str]]:
-    with engine.store.session() as session:
+    with engine.store.database.session() as session:
         return list(session.execute(select(SendRow.holder_id, SendRow.opportunity_id, SendRow.message_id)))
 
 
@@ -194,7 +195,7 @@ def test_digest_arrives_complete_and_a_second_run_sends_nothing(
     engine: Engine, mailbox: Mailbox, week1_plan: dict[str, list[str]]
 ) -> None:
     expected = week1_plan
-    holders = {h.email: h for h in digest_holders(engine.store)}
+    holders = {h.email: h for h in digest_holders(engine)}
     assert 10 <= len(expected) < len(holders)  # some holders have nothing new: they are skipped
 
     summary = run_digest(engine, clock=WEEK1, limit=LIMIT)
@@ -207,7 +208,7 @@ def test_digest_arrives_complete_and_a_second_run_sends_nothing(
     rows = ledger(engine)
     assert len({r.message["Message-ID"] for r in mailbox.received}) == len(mailbox.received)
     assert len(rows) == sum(len(ids) for ids in expected.values())
-    opportunities = {o.id: o for o in engine.store.list_opportunities(limit=1000)[1]}
+    opportunities = {o.id: o for o in engine.store.catalogue.page(limit=1000)[1]}
 
     for received in mailbox.received:
         message = received.message
@@ -248,7 +249,7 @@ def test_digest_arrives_complete_and_a_second_run_sends_nothing(
             if holder.departments:
                 assert opportunity.location.department in holder.departments
 
-    with engine.store.session() as session:
+    with engine.store.database.session() as session:
         run = session.get(DigestRunRow, summary.run_id)
         assert (run.holders_considered, run.emails_sent, run.skipped, run.failed) == (
             len(holders),
@@ -271,7 +272,7 @@ def test_a_failure_mid_run_then_a_rerun_sends_each_email_exactly_once(
     engine: Engine, mailbox: Mailbox, week1_plan: dict[str, list[str]], failure: str
 ) -> None:
     expected = {k: week1_plan[k] for k in sorted(week1_plan)[:7]}
-    nothing_new = next(h.email for h in digest_holders(engine.store) if h.email not in week1_plan)
+    nothing_new = next(h.email for h in digest_holders(engine) if h.email not in week1_plan)
     keep_only(engine, [*expected, nothing_new])
     mailbox.fail_from, mailbox.failure = 3, failure  # the 3rd message and all later ones fail
 
@@ -316,13 +317,13 @@ def test_a_holder_who_leaves_during_the_run_is_not_sent_to(
 ) -> None:
     expected = {k: week1_plan[k] for k in sorted(week1_plan)[:4]}
     keep_only(engine, list(expected))
-    ids = sorted(h.id for h in digest_holders(engine.store))
-    by_id = {h.id: h.email for h in digest_holders(engine.store)}
+    ids = sorted(h.id for h in digest_holders(engine))
+    by_id = {h.id: h.email for h in digest_holders(engine)}
 
     def meanwhile(done: int, total: int) -> None:
         if done == 1:  # the service unsubscribes one holder and erases another
-            unsubscribe(engine.store, KEY, make_token(KEY, ids[2]))
-            engine.store.delete_holder(ids[3])
+            unsubscribe(engine, KEY, make_token(KEY, ids[2]))
+            engine.store.holders.delete(ids[3])
 
     summary = run_digest(engine, clock=WEEK1, limit=LIMIT, progress=meanwhile)
 
@@ -333,8 +334,8 @@ def test_a_holder_who_leaves_during_the_run_is_not_sent_to(
 
 
 def _republish(engine: Engine, opportunity: Opportunity, when: datetime) -> None:
-    with engine.store.session() as session:
-        assert engine.store.save_opportunity(session, opportunity, now=when) in ("inserted", "updated")
+    with engine.store.database.session() as session:
+        assert engine.store.catalogue.save(session, opportunity, now=when) in ("inserted", "updated")
 
 
 def test_next_week_sends_only_what_is_new_and_not_already_sent(
@@ -347,7 +348,7 @@ def test_next_week_sends_only_what_is_new_and_not_already_sent(
     sent_once = ledger(engine)
     # An offer already sent to someone is updated during the week, and a new one is published.
     recipient, ids = next(iter(first.items()))
-    updated = engine.store.opportunity(ids[0])
+    updated = engine.store.catalogue.get(ids[0])
     updated = updated.model_copy(
         update={"description": updated.description + " Visites possibles le samedi."}
     )
@@ -427,7 +428,7 @@ def test_unsubscribe_round_trip_over_http_stops_the_next_digest(
             "/v1/unsubscribe", params={"token": forged}, headers={"Accept": "application/json"}
         )
         assert response.status_code == 400 and "invalide" in response.json()["detail"]
-        assert engine.store.holder("h-001").digest_opt_in
+        assert engine.store.holders.get("h-001").digest_opt_in
 
         response = client.get("/v1/unsubscribe", params={"token": token})
         assert response.status_code == 200 and "ne recevrez plus" in response.text
@@ -442,16 +443,16 @@ def test_unsubscribe_round_trip_over_http_stops_the_next_digest(
         )
         assert one_click.status_code == 200
 
-    assert not engine.store.holder("h-001").digest_opt_in
-    assert not engine.store.holder(other_id).digest_opt_in
-    opted_in = {h.id for h in digest_holders(engine.store)}
+    assert not engine.store.holders.get("h-001").digest_opt_in
+    assert not engine.store.holders.get(other_id).digest_opt_in
+    opted_in = {h.id for h in digest_holders(engine)}
     assert "h-001" not in opted_in and other_id not in opted_in
 
     # Something new that Nathalie would have received: the next digest does not reach her.
-    best = engine.store.opportunity(nathalie.references[0])
+    best = engine.store.catalogue.get(nathalie.references[0])
     copy = best.model_copy(update={"id": "act-901-copie", "title": best.title + " (bis)"})
     _republish(engine, copy, WEEK2 - timedelta(days=1))
-    (would_have,) = select_digests(engine, [engine.store.holder("h-001")], WEEK2, LIMIT)
+    (would_have,) = select_digests(engine, [engine.store.holders.get("h-001")], WEEK2, LIMIT)
     assert [s.opportunity.id for s in would_have.suggestions] == [copy.id]
     before = len(mailbox.received)
     run_digest(engine, clock=WEEK2, limit=LIMIT)
@@ -470,14 +471,14 @@ def test_forged_tokens_are_refused_with_a_french_message(engine: Engine) -> None
         "abc.def",
     ):
         with pytest.raises(InvalidToken, match="lien de désinscription invalide"):
-            unsubscribe(engine.store, KEY, bad)
+            unsubscribe(engine, KEY, bad)
     with pytest.raises(InvalidToken):
-        unsubscribe(engine.store, "une autre clé", token)
+        unsubscribe(engine, "une autre clé", token)
     with pytest.raises(DigestNotConfigured, match="MATCHER_SECRET_KEY"):
-        unsubscribe(engine.store, None, token)
-    assert engine.store.holder("h-001").digest_opt_in
-    outcome = unsubscribe(engine.store, KEY, token)
-    assert outcome.changed and not engine.store.holder("h-001").digest_opt_in
+        unsubscribe(engine, None, token)
+    assert engine.store.holders.get("h-001").digest_opt_in
+    outcome = unsubscribe(engine, KEY, token)
+    assert outcome.changed and not engine.store.holders.get("h-001").digest_opt_in
 
 
 def test_cli_unsubscribe_and_forged_token(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -492,7 +493,7 @@ def test_cli_unsubscribe_and_forged_token(home: Path, monkeypatch: pytest.Monkey
     assert done.exit_code == 0, done.output
     assert "h-002" in done.output and "ne recevrez plus" in done.output
     store = Store(f"sqlite:///{home / 'matcher.db'}")
-    assert not store.holder("h-002").digest_opt_in
+    assert not store.holders.get("h-002").digest_opt_in
     store.close()
 
 
@@ -500,16 +501,16 @@ def test_cli_unsubscribe_and_forged_token(home: Path, monkeypatch: pytest.Monkey
 
 
 def test_not_relevant_and_nothing_new_mean_no_email(engine: Engine, mailbox: Mailbox, tmp_path: Path) -> None:
-    nathalie = engine.store.holder("h-001")
+    nathalie = engine.store.holders.get("h-001")
     (before,) = select_digests(engine, [nathalie], WEEK1, LIMIT)
     first = [s.opportunity.id for s in before.suggestions]
-    engine.store.add_feedback("h-001", first[0], "not_relevant")
+    engine.store.holders.add_feedback("h-001", first[0], "not_relevant")
     (after,) = select_digests(engine, [nathalie], WEEK1, LIMIT)
     after_ids = [s.opportunity.id for s in after.suggestions]
     assert first[0] not in after_ids and after_ids[: len(first) - 1] == first[1:]
 
     # Everything is older than the first digest's 7-day window: nobody receives anything.
-    keep_only(engine, [h.email for h in digest_holders(engine.store)][:8])
+    keep_only(engine, [h.email for h in digest_holders(engine)][:8])
     late = run_digest(engine, clock=PUBLISHED + timedelta(days=8), limit=LIMIT)
     assert late.emails_sent == 0 and late.skipped == late.holders_considered > 0
     assert mailbox.received == []
@@ -523,7 +524,7 @@ def test_dry_run_writes_readable_eml_files_and_leaves_the_ledger_alone(
     files = sorted(out.glob("*.eml"))
     assert summary.dry_run and summary.emails_sent == 1 and [f.name for f in files] == ["00001-h-001.eml"]
     message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
-    (expected,) = select_digests(engine, digest_holders(engine.store, "h-001"), WEEK1, 3)
+    (expected,) = select_digests(engine, digest_holders(engine, "h-001"), WEEK1, 3)
     count = len(expected.suggestions)
     assert count >= 2
     assert message["Subject"] == f"{count} nouvelles opportunités à la campagne pour votre projet"
@@ -532,10 +533,10 @@ def test_dry_run_writes_readable_eml_files_and_leaves_the_ledger_alone(
     assert "Sophie Garnier (BGE Paris)" in text and "s.garnier@bge-paris.example" in text
     assert message["List-Unsubscribe"].startswith("<https://matcher.test/v1/unsubscribe?token=")
     assert ledger(engine) == []
-    with engine.store.session() as session:
+    with engine.store.database.session() as session:
         assert session.scalar(select(func.count()).select_from(DigestRunRow).where(DigestRunRow.dry_run)) == 1
     # A dry run does not use up the week: the real run still sends to h-001.
-    (still,) = select_digests(engine, digest_holders(engine.store, "h-001"), WEEK1, 3)
+    (still,) = select_digests(engine, digest_holders(engine, "h-001"), WEEK1, 3)
     assert [s.opportunity.id for s in still.suggestions] == re.findall(r"Référence : (\S+)", text)
 
 

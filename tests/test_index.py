@@ -68,7 +68,7 @@ def test_missing_and_damaged_index_are_rebuilt(sample_engine, make_engine):
 def test_drift_behind_the_engines_back_is_detected_and_repaired(sample_engine, make_engine):
     sample_engine.refresh()
     before = dict(sample_engine.index.hashes)
-    with sample_engine.store.session() as session:  # edits that bypass the store's bookkeeping
+    with sample_engine.store.database.session() as session:  # edits that bypass the store's bookkeeping
         victim, edited = sorted(before)[:2]
         session.execute(delete(OpportunityRow).where(OpportunityRow.row_id == victim))
         session.execute(
@@ -106,10 +106,10 @@ class RenamedEncoder:
 
 def test_archiving_removes_from_the_index_and_writes_are_read_back(sample_engine):
     sample_engine.refresh()
-    offer = sample_engine.store.opportunity("act-001-medecin-felletin")
-    with sample_engine.store.session() as session:
-        sample_engine.store.save_opportunity(session, offer.model_copy(update={"status": "archived"}))
-        sample_engine.store.save_opportunity(
+    offer = sample_engine.store.catalogue.get("act-001-medecin-felletin")
+    with sample_engine.store.database.session() as session:
+        sample_engine.store.catalogue.save(session, offer.model_copy(update={"status": "archived"}))
+        sample_engine.store.catalogue.save(
             session, offer.model_copy(update={"id": "act-new", "title": "Médecin à Felletin, bis"})
         )
     report = sample_engine.refresh()

@@ -35,7 +35,7 @@ def jsonl(*records: object) -> bytes:
 
 
 def stored_ids(engine) -> list[str]:
-    with engine.store.session() as session:
+    with engine.store.database.session() as session:
         return sorted(session.scalars(select(OpportunityRow.id)))
 
 
@@ -78,7 +78,7 @@ def test_unknown_commune_is_refused_with_the_gazetteer(make_engine, communes_csv
     report = run_import(engine, jsonl(located, lost))
     assert [r.record for r in report.rejected] == ["ligne 2 (id lost)"]
     assert "location: commune introuvable : Trifouilly-les-Oies" in report.rejected[0].reason
-    stored = engine.store.opportunity("by-name").location
+    stored = engine.store.catalogue.get("by-name").location
     assert (stored.insee, stored.department, stored.postcode) == ("23079", "23", "23500")
 
 
@@ -136,7 +136,7 @@ def test_csv_with_nested_columns_lists_and_a_short_row(make_engine):
     report = run_import(engine, content, "csv")
     assert report.inserted == 1
     assert report.rejected[0].record == "ligne 3" and "3 colonnes au lieu de 12" in report.rejected[0].reason
-    stored = engine.store.opportunity("csv-1")
+    stored = engine.store.catalogue.get("csv-1")
     assert stored.price_eur == 95000 and stored.housing is True and stored.tags == ["boulangerie", "fournil"]
 
 
@@ -146,7 +146,7 @@ def test_import_is_an_idempotent_upsert(make_engine):
     again = run_import(engine, jsonl(offer(id="a"), offer(id="b", price_eur=15000)))
     assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
     assert (again.inserted, again.updated, again.unchanged) == (0, 1, 1)
-    assert engine.store.opportunity("b").price_eur == 15000
+    assert engine.store.catalogue.get("b").price_eur == 15000
 
 
 def test_holder_profile_rules(make_engine):
@@ -162,7 +162,7 @@ def test_holder_profile_rules(make_engine):
     assert reasons["ligne 2 (id h-far)"] == "max_distance_km demande une origine (origin)"
     assert reasons["ligne 3"] == "id: champ obligatoire manquant"
     assert "kinds[0]: valeur inconnue 'bureau'" in reasons["ligne 4 (id h-kind)"]
-    assert engine.store.holder("h-ok").budget_eur == 50000
+    assert engine.store.holders.get("h-ok").budget_eur == 50000
 
 
 def test_an_import_never_re_subscribes_someone_who_unsubscribed(make_engine):
@@ -171,12 +171,12 @@ def test_an_import_never_re_subscribes_someone_who_unsubscribed(make_engine):
     engine = make_engine()
     record = {"id": "h-mail", "project": "Ouvrir un gîte", "email": "a@example.org", "digest_opt_in": True}
     run_import(engine, jsonl(record), kind="holders")
-    assert unsubscribe(engine.store, "clé", make_token("clé", "h-mail")).changed
+    assert unsubscribe(engine, "clé", make_token("clé", "h-mail")).changed
     again = run_import(engine, jsonl(record | {"experience": "Dix ans d'hôtellerie"}), kind="holders")
     assert again.updated == 1
-    stored = engine.store.holder("h-mail")
+    stored = engine.store.holders.get("h-mail")
     assert stored.digest_opt_in is False and stored.experience == "Dix ans d'hôtellerie"
-    assert engine.store.holders(digest_opt_in=True) == []
-    with engine.store.session() as session:  # an explicit edit by the person's counsellor may opt in
-        engine.store.save_holder(session, stored.model_copy(update={"digest_opt_in": True}))
-    assert [h.id for h in engine.store.holders(digest_opt_in=True)] == ["h-mail"]
+    assert engine.store.holders.page(digest_opt_in=True)[1] == []
+    with engine.store.database.session() as session:  # an explicit edit by the person's counsellor may opt in
+        engine.store.holders.save(session, stored.model_copy(update={"digest_opt_in": True}))
+    assert [h.id for h in engine.store.holders.page(digest_opt_in=True)[1]] == ["h-mail"]

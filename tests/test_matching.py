@@ -107,7 +107,7 @@ def test_no_match_ever_breaks_a_hard_constraint(engine, profile):
     outcome = hard_filters(profile, engine.view, TODAY)
     assert len(result.matches) == min(10, int(outcome.passing.sum()))
     for match in result.matches:
-        offer = engine.store.opportunity(match.opportunity_id)
+        offer = engine.store.catalogue.get(match.opportunity_id)
         assert breaks(profile, offer) == [], (match.opportunity_id, breaks(profile, offer))
     assert sum(result.excluded.values()) == len(engine.view) - int(outcome.passing.sum())
 
@@ -128,7 +128,7 @@ def test_k_results_whenever_k_pass_even_under_a_selective_filter(engine):
 
 
 def test_relaxations_tell_how_many_more_would_pass(engine):
-    holder = engine.store.holder("h-047")  # épicerie near Limoges, 20 000 €, 80 km, Creuse only
+    holder = engine.store.holders.get("h-047")  # épicerie near Limoges, 20 000 €, 80 km, Creuse only
     result = engine.match(holder, top=10, today=TODAY)
     before = int(hard_filters(holder, engine.view, TODAY).passing.sum())
     assert result.relaxations
@@ -136,11 +136,11 @@ def test_relaxations_tell_how_many_more_would_pass(engine):
         widened = holder.model_copy(update={relaxation.constraint: _widened(holder, relaxation)})
         after = int(hard_filters(widened, engine.view, TODAY).passing.sum())
         assert after - before == relaxation.additional
-        assert relaxation.message.startswith(f"{relaxation.additional} offre")
+        assert relaxation.text.startswith(f"{relaxation.additional} offre")
         if relaxation.constraint == "max_distance_km":
-            assert f"jusqu'à {relaxation.value:.0f} km" in relaxation.message
+            assert f"jusqu'à {relaxation.value:.0f} km" in relaxation.text
         if relaxation.constraint == "budget_eur":
-            assert f"avec un budget de {euros(relaxation.value)}" in relaxation.message
+            assert f"avec un budget de {euros(relaxation.value)}" in relaxation.text
 
 
 def _widened(holder: HolderProfile, relaxation):
@@ -150,18 +150,21 @@ def _widened(holder: HolderProfile, relaxation):
 
 
 def all_matches(engine):
-    for holder in engine.store.holders():
+    for holder in engine.store.holders.page()[1]:
         for match in engine.match(holder, top=10, today=TODAY).matches:
-            yield holder, engine.store.opportunity(match.opportunity_id), match
+            yield holder, engine.store.catalogue.get(match.opportunity_id), match
 
 
 def test_reasons_quote_the_records_own_figures(engine):
     checked = {"budget": 0, "distance": 0, "coworking": 0, "partner": 0}
-    catalogue = engine.store.list_opportunities(limit=10_000)[1]
+    catalogue = engine.store.catalogue.page(limit=10_000)[1]
     for holder, offer, match in all_matches(engine):
         assert 2 <= len(match.reasons) <= 5
-        for reason in match.reasons:
+        for typed in match.reasons:
+            reason = typed.text
             if "tient dans votre budget" in reason:
+                assert typed.code == "budget_fits"
+                assert typed.values == {"price_eur": offer.price_eur, "budget_eur": holder.budget_eur}
                 assert reason.endswith(
                     f"({euros(offer.price_eur)}) tient dans votre budget ({euros(holder.budget_eur)})"
                 )
@@ -169,6 +172,8 @@ def test_reasons_quote_the_records_own_figures(engine):
                 checked["budget"] += 1
             if found := re.fullmatch(r"À (\d+) km de (.+)", reason):
                 o, loc = holder.origin, offer.location
+                assert typed.code == "distance"
+                assert abs(typed.values["distance_km"] - km(o.lat, o.lon, loc.lat, loc.lon)) <= 0.05
                 assert int(found[1]) == round(km(o.lat, o.lon, loc.lat, loc.lon))
                 assert found[2] == short_name(o.commune)
                 checked["distance"] += 1
@@ -178,6 +183,7 @@ def test_reasons_quote_the_records_own_figures(engine):
             if reason == "Logement disponible sur place":
                 assert offer.housing and holder.needs_housing
             if found := re.fullmatch(r"(\d+) offres? en .+ à moins de 30 km pour votre conjoint·e", reason):
+                assert typed.code == "partner_work_nearby" and typed.values["count"] == int(found[1])
                 assert int(found[1]) == len(partner_jobs(holder, offer, catalogue)) > 0
                 checked["partner"] += 1
     assert all(checked.values()), checked
@@ -203,7 +209,7 @@ def test_missing_data_never_counts_as_a_fit(engine):
         if offer.price_eur is None:
             seen_unpriced += 1
             assert match.components["budget"] == 0
-            assert not any("budget" in r for r in match.reasons)
+            assert not any("budget" in r.text or r.code == "budget_fits" for r in match.reasons)
         if not holder.sectors:
             assert match.components["sector"] == 0
         if holder.origin is None:
@@ -221,9 +227,9 @@ def test_no_sector_no_bonus_and_reasons_for_a_bare_profile(engine):
 
 
 def test_not_relevant_feedback_removes_an_offer_for_that_holder_only(sample_engine):
-    holder = sample_engine.store.holder("h-001")
+    holder = sample_engine.store.holders.get("h-001")
     first = sample_engine.match(holder, top=5, today=TODAY).matches[0].opportunity_id
-    sample_engine.store.add_feedback("h-001", first, "not_relevant")
+    sample_engine.store.holders.add_feedback("h-001", first, "not_relevant")
     after = sample_engine.match(holder, top=5, today=TODAY)
     assert first not in [m.opportunity_id for m in after.matches]
     assert after.excluded["not_relevant"] == 1
@@ -232,7 +238,7 @@ def test_not_relevant_feedback_removes_an_offer_for_that_holder_only(sample_engi
 
 
 def test_restricting_to_some_offers_is_the_same_ranking_on_fewer_offers(engine):
-    holders = engine.store.holders()[:12]
+    holders = engine.store.holders.page()[1][:12]
     everything = set(engine.view.arrays["id"].tolist())
     some = set(sorted(everything)[::3])
     full = engine.match_many(holders, top=10, today=TODAY)

@@ -30,20 +30,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from matcher.accounts import (
-    Role,
-    authenticate,
-    create_user,
-    hash_token,
-    list_users,
-    revoke_user,
-)
+from matcher.accounts import Role, hash_token
 from matcher.cli import app as cli_app
+from matcher.clock import utcnow
 from matcher.config import Settings
 from matcher.encoders import Encoder
 from matcher.engine import Engine
 from matcher.errors import AlreadyExists, InvalidRecord, NotFound
-from matcher.store import DigestRunRow, FeedbackRow, HolderRow, SendRow, Store, UserRow, utcnow
+from matcher.store import Store
+from matcher.store.schema import DigestRunRow, FeedbackRow, SendRow, UserRow
 from service.app import create_app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,16 +89,16 @@ class Api:
 
 
 def make_accounts(home: Path) -> dict[str, str]:
-    store = Store(Settings(home=home).db_url)
+    engine = Engine(Settings(home=home))
     tokens = {
-        "admin": create_user(store, "Admin", Role.admin)[1],
-        "officer": create_user(store, "Agent Creuse", Role.officer, [TERRITORY])[1],
-        "other_officer": create_user(store, "Agent Figeac", Role.officer, [OTHER_TERRITORY])[1],
-        "counsellor": create_user(store, "Conseillère BGE", Role.counsellor)[1],
-        "revoked": create_user(store, "Ancien", Role.counsellor)[1],
+        "admin": engine.create_account("Admin", Role.admin)[1],
+        "officer": engine.create_account("Agent Creuse", Role.officer, [TERRITORY])[1],
+        "other_officer": engine.create_account("Agent Figeac", Role.officer, [OTHER_TERRITORY])[1],
+        "counsellor": engine.create_account("Conseillère BGE", Role.counsellor)[1],
+        "revoked": engine.create_account("Ancien", Role.counsellor)[1],
     }
-    revoke_user(store, "Ancien")
-    store.close()
+    engine.revoke_account("Ancien")
+    engine.close()
     return tokens
 
 
@@ -355,7 +350,7 @@ def test_officer_cannot_publish_edit_or_move_offers_outside_their_territories(ap
     assert api.client.get(f"/v1/opportunities/{OTHER_OFFER}", headers=officer).json() == stored
     assert api.client.get(f"/v1/opportunities/{OWN_OFFER}", headers=officer).json()["territory"] == TERRITORY
     with pytest.raises(NotFound):
-        api.store.opportunity("x-1")
+        api.store.catalogue.get("x-1")
     # Territory names compare without case or extra spaces.
     spaced = offer("x-2", "  " + TERRITORY.upper().replace(" ", "  "))
     assert api.client.post("/v1/opportunities", json=spaced, headers=officer).status_code == 201
@@ -387,9 +382,9 @@ def test_officer_import_refuses_records_outside_their_scope(api: Api) -> None:
     assert "périmètre" in rejected["ligne 2 (id imp-other)"]
     assert "périmètre" in rejected[f"ligne 3 (id {OTHER_OFFER})"]
     assert "kind" in rejected["ligne 4 (id imp-bad)"]
-    assert api.store.opportunity(OTHER_OFFER).territory == OTHER_TERRITORY
+    assert api.store.catalogue.get(OTHER_OFFER).territory == OTHER_TERRITORY
     with pytest.raises(NotFound):
-        api.store.opportunity("imp-other")
+        api.store.catalogue.get("imp-other")
 
 
 # --- consistency -------------------------------------------------------------------------------
@@ -433,10 +428,10 @@ def test_read_your_writes_without_rebuilding_the_index(
 def test_archived_opportunity_is_never_recommended(api: Api) -> None:
     counsellor = api.auth("counsellor")
     first = match_ids(api.client.get("/v1/holders/h-001/matches", headers=counsellor))[0]
-    territory = api.store.opportunity(first).territory
+    territory = api.store.catalogue.get(first).territory
     archived = api.client.delete(f"/v1/opportunities/{first}", headers=api.auth("admin"))
     assert archived.status_code == 200 and archived.json()["status"] == "archived"
-    assert api.store.opportunity(first).territory == territory
+    assert api.store.catalogue.get(first).territory == territory
     assert first not in match_ids(api.client.get("/v1/holders/h-001/matches?top=100", headers=counsellor))
     adhoc = api.client.post(
         "/v1/match?top=100", json=SAMPLE_HOLDERS["h-001"] | {"id": None}, headers=counsellor
@@ -450,20 +445,20 @@ def test_matches_have_the_cli_json_shape(api: Api) -> None:
     response = api.client.get("/v1/holders/h-020/matches?top=5", headers=api.auth("counsellor"))
     assert response.status_code == 200
     engine = api.client.app.state.engine
-    expected = engine.match(engine.store.holder("h-020"), top=5).model_dump(mode="json")
+    expected = engine.match(engine.store.holders.get("h-020"), top=5).model_dump(mode="json")
     assert response.json() == expected
     assert set(expected) == {"holder_id", "matches", "excluded", "relaxations"}
     assert expected["matches"][0]["rank"] == 1 and expected["matches"][0]["reasons"]
 
 
 def test_ad_hoc_match_stores_nothing(api: Api) -> None:
-    before = api.store.count(HolderRow)
+    before = api.store.holders.count()
     response = api.client.post("/v1/match?top=3", json=holder("adhoc-1"), headers=api.auth("counsellor"))
     assert response.status_code == 200 and response.json()["holder_id"] == "adhoc-1"
     assert len(response.json()["matches"]) == 3
-    assert api.store.count(HolderRow) == before
+    assert api.store.holders.count() == before
     with pytest.raises(NotFound):
-        api.store.holder("adhoc-1")
+        api.store.holders.get("adhoc-1")
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -488,7 +483,7 @@ def test_put_and_patch_revalidate_the_whole_record(api: Api) -> None:
     broken = api.client.patch("/v1/opportunities/edit-1", json={"title": None, "staff": -1}, headers=admin)
     assert broken.status_code == 422
     assert {e["field"] for e in broken.json()["detail"]} == {"title", "staff"}
-    assert api.store.opportunity("edit-1").title == "Nouveau titre"
+    assert api.store.catalogue.get("edit-1").title == "Nouveau titre"
     other_id = api.client.patch("/v1/opportunities/edit-1", json={"id": "edit-2"}, headers=admin)
     assert other_id.status_code == 422 and other_id.json()["detail"][0]["field"] == "id"
     # PUT replaces everything: absent optional fields are gone.
@@ -548,7 +543,7 @@ def test_import_reads_json_lines_and_csv_and_reports_each_record(api: Api) -> No
         "/v1/opportunities/import", content=csv_body.encode(), headers={**admin, "Content-Type": "text/csv"}
     ).json()
     assert report["inserted"] == 1 and [r["record"] for r in report["rejected"]] == ["ligne 3 (id bulk-4)"]
-    assert api.store.opportunity("bulk-3").tags == ["fibre", "atelier"]
+    assert api.store.catalogue.get("bulk-3").tags == ["fibre", "atelier"]
     # Both imports reached the index.
     adhoc = {"project": "Un tiers-lieu avec bureaux partagés, fibre et atelier", "kinds": ["coworking"]}
     found = match_ids(api.client.post("/v1/match?top=100", json=adhoc, headers=api.auth("counsellor")))
@@ -581,7 +576,7 @@ def test_holders_crud(api: Api) -> None:
         f"/v1/holders/{holder_id}", json={"project": "Ouvrir un gîte"}, headers=counsellor
     )
     assert replaced.status_code == 200 and replaced.json()["budget_eur"] is None
-    assert api.store.holder(holder_id).project == "Ouvrir un gîte"
+    assert api.store.holders.get(holder_id).project == "Ouvrir un gîte"
     page = api.client.get(
         "/v1/holders?share_with_territories=true&limit=5&offset=2", headers=counsellor
     ).json()
@@ -599,10 +594,10 @@ def test_conflicts_are_409_and_change_nothing(api: Api) -> None:
         "/v1/opportunities", json=SAMPLE_OFFERS[OWN_OFFER] | {"title": "Écrasé"}, headers=admin
     )
     assert taken.status_code == 409 and "existe déjà" in taken.json()["detail"]
-    assert api.store.opportunity(OWN_OFFER).title == SAMPLE_OFFERS[OWN_OFFER]["title"]
+    assert api.store.catalogue.get(OWN_OFFER).title == SAMPLE_OFFERS[OWN_OFFER]["title"]
     taken = api.client.post("/v1/holders", json=holder("h-001"), headers=admin)
     assert taken.status_code == 409
-    assert api.store.holder("h-001").name == SAMPLE_HOLDERS["h-001"]["name"]
+    assert api.store.holders.get("h-001").name == SAMPLE_HOLDERS["h-001"]["name"]
 
 
 def test_unknown_ids_are_404(api: Api) -> None:
@@ -633,7 +628,7 @@ def test_unknown_ids_are_404(api: Api) -> None:
     assert [r.status_code for r in responses] == [404] * len(responses)
     assert all("inconnu" in r.json()["detail"] or "introuvable" in r.json()["detail"] for r in responses)
     with pytest.raises(NotFound):
-        api.store.opportunity("nope")
+        api.store.catalogue.get("nope")
 
 
 INVALID = [
@@ -724,7 +719,7 @@ def test_bodies_over_the_limit_are_413_before_parsing(
             method = "PUT" if url.endswith("small") else "POST"
             assert api.client.request(method, url, content=b"x" * 3_000, headers=admin).status_code == 413
         with pytest.raises(NotFound):
-            api.store.opportunity("big")
+            api.store.catalogue.get("big")
         assert api.client.get("/healthz").status_code == 200
 
 
@@ -737,7 +732,7 @@ def test_erasure_removes_the_profile_feedback_and_send_history(api: Api) -> None
         feedback = {"opportunity_id": OWN_OFFER, "verdict": verdict}
         response = api.client.post("/v1/holders/h-001/feedback", json=feedback, headers=counsellor)
         assert response.status_code == 201 and response.json() == {"holder_id": "h-001", **feedback}
-    with api.store.session() as session:
+    with api.store.database.session() as session:
         run = DigestRunRow(clock=utcnow(), started_at=utcnow(), dry_run=False)
         session.add(run)
         session.flush()
@@ -753,7 +748,7 @@ def test_erasure_removes_the_profile_feedback_and_send_history(api: Api) -> None
         )
 
     def rows(table: type[FeedbackRow] | type[SendRow]) -> int:
-        with api.store.session() as session:
+        with api.store.database.session() as session:
             return session.scalar(select(func.count()).select_from(table).where(table.holder_id == "h-001"))
 
     assert rows(FeedbackRow) == 2 and rows(SendRow) == 1
@@ -832,39 +827,39 @@ def test_candidates_show_pseudonyms_never_names_or_emails(api: Api) -> None:
 
 
 def test_accounts_store_only_a_hash_of_the_token(tmp_path: Path) -> None:
-    store = Store(Settings(home=tmp_path).db_url)
-    user, token = create_user(
-        store, "  Agent   Lot ", "officer", ["PETR du Pays de Figeac", "PETR du Pays de Figeac"]
+    engine = Engine(Settings(home=tmp_path))
+    user, token = engine.create_account(
+        "  Agent   Lot ", "officer", ["PETR du Pays de Figeac", "PETR du Pays de Figeac"]
     )
     assert user.name == "Agent Lot" and user.territories == ("PETR du Pays de Figeac",)
     assert token.startswith("mtk_") and len(token) > 40
-    with store.session() as session:
+    with engine.store.database.session() as session:
         row = session.scalar(select(UserRow))
         assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() == hash_token(token)
-    store.close()
+    engine.close()
     assert token.encode() not in (tmp_path / "matcher.db").read_bytes()
-    store = Store(Settings(home=tmp_path).db_url)
-    assert authenticate(store, token) == user
-    assert authenticate(store, token + "x") is None and authenticate(store, "") is None
+    engine = Engine(Settings(home=tmp_path))
+    assert engine.authenticate(token) == user
+    assert engine.authenticate(token + "x") is None and engine.authenticate("") is None
     with pytest.raises(AlreadyExists):
-        create_user(store, "Agent Lot", "counsellor")
+        engine.create_account("Agent Lot", "counsellor")
     with pytest.raises(InvalidRecord, match="territoire"):
-        create_user(store, "Agent sans territoire", "officer")
+        engine.create_account("Agent sans territoire", "officer")
     with pytest.raises(InvalidRecord, match="rôle inconnu"):
-        create_user(store, "Chef", "boss")
+        engine.create_account("Chef", "boss")
     with pytest.raises(InvalidRecord, match="seuls les comptes officer"):
-        create_user(store, "Conseil", "counsellor", ["Lot"])
-    revoked = revoke_user(store, "Agent Lot")
-    assert revoked.revoked_at is not None and authenticate(store, token) is None
-    assert revoke_user(store, "Agent Lot").revoked_at == revoked.revoked_at
+        engine.create_account("Conseil", "counsellor", ["Lot"])
+    revoked = engine.revoke_account("Agent Lot")
+    assert revoked.revoked_at is not None and engine.authenticate(token) is None
+    assert engine.revoke_account("Agent Lot").revoked_at == revoked.revoked_at
     with pytest.raises(NotFound):
-        revoke_user(store, "Personne")
-    assert [u.name for u in list_users(store)] == ["Agent Lot"]
+        engine.revoke_account("Personne")
+    assert [u.name for u in engine.accounts()] == ["Agent Lot"]
     # A revoked name may be given a new account, hence a new token; the old one stays dead.
-    renewed, new_token = create_user(store, "Agent Lot", "officer", ["Causses et Vallée de la Dordogne"])
-    assert renewed.active and authenticate(store, new_token) == renewed and authenticate(store, token) is None
-    assert len(list_users(store)) == 1
-    store.close()
+    renewed, new_token = engine.create_account("Agent Lot", "officer", ["Causses et Vallée de la Dordogne"])
+    assert renewed.active and engine.authenticate(new_token) == renewed and engine.authenticate(token) is None
+    assert len(engine.accounts()) == 1
+    engine.close()
 
 
 def test_cli_users_add_prints_the_token_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -877,9 +872,9 @@ def test_cli_users_add_prints_the_token_alone(tmp_path: Path, monkeypatch: pytes
     assert added.exit_code == 0, added.output
     token = added.stdout.strip()
     assert re.fullmatch(r"mtk_[A-Za-z0-9_-]{40,}", token), added.stdout
-    store = Store(Settings(home=tmp_path).db_url)
-    assert authenticate(store, token).territories == ("A", "B")
-    store.close()
+    engine = Engine(Settings(home=tmp_path))
+    assert engine.authenticate(token).territories == ("A", "B")
+    engine.close()
     listed = runner.invoke(cli_app, ["users", "list", "--json"])
     assert json.loads(listed.stdout)["users"][0] | {"created_at": None} == {
         "name": "Agent", "role": "officer", "territories": ["A", "B"], "created_at": None, "revoked_at": None
@@ -971,9 +966,9 @@ def test_real_server_on_loopback_with_concurrent_clients(
     for offers, holders, _ in results:
         assert len(offers) == len(holders) == WRITES_PER_CLIENT
         for offer_id in offers:
-            assert store.opportunity(offer_id).title.startswith("Titre")
+            assert store.catalogue.get(offer_id).title.startswith("Titre")
         for holder_id in holders:
-            store.holder(holder_id)
+            store.holders.get(holder_id)
     store.close()
 
 
@@ -981,9 +976,9 @@ def test_matcher_serve_runs_the_api(sample_home: Path, tmp_path: Path) -> None:
     """The real command in a subprocess, from another directory, on the same MATCHER_HOME."""
     home = tmp_path / "home"
     shutil.copytree(sample_home, home)
-    store = Store(Settings(home=home).db_url)
-    _, token = create_user(store, "Conseil", Role.counsellor)
-    store.close()
+    engine = Engine(Settings(home=home))
+    _, token = engine.create_account("Conseil", Role.counsellor)
+    engine.close()
     env = {**os.environ, "MATCHER_HOME": str(home)}
     script = Path(sys.executable).parent / "matcher"
     matcher = (

@@ -23,10 +23,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from matcher.accounts import create_user
 from matcher.config import Settings
 from matcher.encoders import Encoder
-from matcher.store import Store
+from matcher.engine import Engine
 from service.app import create_app
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -47,9 +46,9 @@ def served(
     home = tmp_path_factory.mktemp("schemathesis") / "home"
     shutil.copytree(sample_home, home)
     settings = Settings(home=home, secret_key="schemathesis-secret")
-    store = Store(settings.db_url)
-    _, token = create_user(store, "fuzz-admin", "admin")
-    store.close()
+    engine = Engine(settings)
+    _, token = engine.create_account("fuzz-admin", "admin")
+    engine.close()
     yield create_app(settings, encoder=encoder), token
     shutdown_lifespans()  # closes the engine, as the server's shutdown would
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 
+from matcher.domain import ID_PATTERN
 from matcher.errors import InvalidRecord
 
 REQUEST_LABEL = "requête"
-ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 #: Beyond this an offset is a client's mistake, and SQLite integers would overflow.
 MAX_OFFSET = 1_000_000_000
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy.exc import SQLAlchemyError
 
-from matcher.store import HolderRow, OpportunityRow
 from service.auth import EngineDep
 from service.schemas import DatabaseHealth, HealthOut, IndexHealth
 
@@ -20,23 +18,21 @@ router = APIRouter(tags=["état"])
 )
 def healthz(engine: EngineDep, response: Response) -> HealthOut:
     """La base répond-elle, combien d'offres et de profils, l'index est-il chargé et à jour."""
-    seq = None
-    try:
-        database = DatabaseHealth(
-            ok=True, opportunities=engine.store.count(OpportunityRow), holders=engine.store.count(HolderRow)
-        )
-        seq = engine.store.catalogue_seq()
-    except SQLAlchemyError as error:
-        database = DatabaseHealth(ok=False, error=f"base de données injoignable ({type(error).__name__})")
+    health = engine.health()
+    if not health.database_ok:
         response.status_code = 503
-    index = engine.index
     return HealthOut(
-        status="ok" if database.ok else "dégradé",
-        database=database,
+        status="ok" if health.database_ok else "dégradé",
+        database=DatabaseHealth(
+            ok=health.database_ok,
+            opportunities=health.opportunities,
+            holders=health.holders,
+            error=health.database_error,
+        ),
         index=IndexHealth(
-            loaded=index is not None,
-            indexed=0 if index is None else len(index),
-            encoder=None if index is None else index.encoder_identity,
-            up_to_date=None if seq is None or index is None else seq == engine.indexed_seq,
+            loaded=health.index_loaded,
+            indexed=health.indexed,
+            encoder=health.encoder,
+            up_to_date=health.index_up_to_date,
         ),
     )

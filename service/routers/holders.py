@@ -8,9 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from matcher.domain import HolderProfile
-from matcher.engine import Engine
-from matcher.errors import AlreadyExists
-from matcher.intake import validate_holder
 from service.auth import Counsellor, EngineDep
 from service.routers import (
     REQUEST_LABEL,
@@ -30,17 +27,6 @@ router = APIRouter(
 )
 
 
-def _save(engine: Engine, holder: HolderProfile, *, create: bool = False) -> str:
-    """Store one profile; with ``create``, an existing id is a conflict and nothing is written."""
-    with engine.store.session() as session:
-        outcome = engine.store.save_holder(session, holder)
-        if create and outcome != "inserted":
-            raise AlreadyExists(
-                f"le porteur de projet {holder.id} existe déjà ; modifiez-le par PUT ou PATCH"
-            )
-    return outcome
-
-
 @router.get("", response_model=HolderPage, summary="Lister les porteurs de projet")
 def list_holders(
     engine: EngineDep,
@@ -51,7 +37,7 @@ def list_holders(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> HolderPage:
     """Les profils dans l'ordre des id, filtrés sur l'abonnement aux suggestions ou la visibilité."""
-    total, page = engine.store.list_holders(
+    total, page = engine.holders(
         digest_opt_in=digest_opt_in, share_with_territories=share_with_territories, offset=offset, limit=limit
     )
     return HolderPage(total=total, offset=offset, limit=limit, items=page)
@@ -69,8 +55,8 @@ def create_holder(engine: EngineDep, _: Counsellor, body: JsonBody, response: Re
     """Crée un profil (201) ; 409 si l'id existe déjà. Sans id, un id « h-… » est attribué."""
     if isinstance(body, dict) and body.get("id") is None:
         body = {**body, "id": f"h-{secrets.token_hex(6)}"}
-    holder = validate_holder(body, REQUEST_LABEL, engine.gazetteer)
-    _save(engine, holder, create=True)
+    holder = engine.validate_holder(body, REQUEST_LABEL)
+    engine.save_holder(holder, create=True)
     response.headers["Location"] = f"/v1/holders/{holder.id}"
     return holder
 
@@ -87,7 +73,7 @@ def add_feedback(
 ) -> FeedbackOut:
     """« not_relevant » retire l'offre des correspondances de ce porteur ; « interested » et
     « contacted » sont gardés pour le suivi."""
-    engine.store.add_feedback(holder_id, feedback.opportunity_id, feedback.verdict)
+    engine.record_feedback(holder_id, feedback.opportunity_id, feedback.verdict)
     return FeedbackOut(holder_id=holder_id, opportunity_id=feedback.opportunity_id, verdict=feedback.verdict)
 
 
@@ -96,7 +82,7 @@ def add_feedback(
 )
 def get_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath) -> HolderProfile:
     """Le profil tel qu'enregistré."""
-    return engine.store.holder(holder_id)
+    return engine.holder(holder_id)
 
 
 @router.put(
@@ -110,9 +96,9 @@ def replace_holder(
     engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, body: JsonBody
 ) -> HolderProfile:
     """Remplace le profil entier."""
-    engine.store.holder(holder_id)  # 404 for an unknown id: PUT does not create
-    holder = validate_holder(record_with_id(body, holder_id), REQUEST_LABEL, engine.gazetteer)
-    _save(engine, holder)
+    engine.holder(holder_id)  # 404 for an unknown id: PUT does not create
+    holder = engine.validate_holder(record_with_id(body, holder_id), REQUEST_LABEL)
+    engine.save_holder(holder)
     return holder
 
 
@@ -128,10 +114,10 @@ def replace_holder(
 )
 def patch_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, body: JsonBody) -> HolderProfile:
     """Fusionne les champs donnés avec le profil, puis revalide le tout."""
-    stored = engine.store.holder(holder_id)
+    stored = engine.holder(holder_id)
     merged = merge_patch(stored.model_dump(mode="json", exclude_none=True), body, holder_id)
-    holder = validate_holder(merged, REQUEST_LABEL, engine.gazetteer)
-    _save(engine, holder)
+    holder = engine.validate_holder(merged, REQUEST_LABEL)
+    engine.save_holder(holder)
     return holder
 
 
@@ -144,5 +130,5 @@ def patch_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, body
 )
 def delete_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath) -> Response:
     """Droit à l'effacement : le profil, ses avis et l'historique des suggestions envoyées."""
-    engine.store.delete_holder(holder_id)
+    engine.erase_holder(holder_id)
     return Response(status_code=204)

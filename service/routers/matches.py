@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from matcher.domain import MatchResult
-from matcher.intake import validate_holder
 from service.auth import Counsellor, EngineDep
 from service.routers import REQUEST_LABEL, HolderIdPath, JsonBody, json_request_body
 from service.schemas import MAX_TOP, error_responses
@@ -26,7 +25,7 @@ Top = Annotated[int, Query(ge=1, le=MAX_TOP, description="Nombre d'offres voulue
 def holder_matches(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, top: Top = 10) -> MatchResult:
     """Même forme que `matcher match --json` : offres classées et expliquées, exclusions par
     critère, et ce qu'élargir un critère ajouterait."""
-    return engine.match(engine.store.holder(holder_id), top=top)
+    return engine.match(engine.holder(holder_id), top=top)
 
 
 @router.post(
@@ -37,5 +36,5 @@ def holder_matches(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, to
 )
 def match_profile(engine: EngineDep, _: Counsellor, body: JsonBody, top: Top = 10) -> MatchResult:
     """Comme pour un porteur enregistré, sans rien enregistrer."""
-    profile = validate_holder(body, REQUEST_LABEL, engine.gazetteer, require_id=False)
+    profile = engine.validate_holder(body, REQUEST_LABEL, require_id=False)
     return engine.match(profile, top=top)

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher.accounts import Role, User
-from matcher.domain import HolderProfile, Kind, Match, Opportunity, Status, record_label
+from matcher.domain import DEPARTMENT_PATTERN, HolderProfile, Kind, Match, Opportunity, Status, record_label
 from matcher.engine import Engine
-from matcher.errors import AlreadyExists, InvalidRecord, NotFound
-from matcher.intake import RawRecord, import_records, read_records, validate_opportunity
+from matcher.errors import InvalidRecord, NotFound
+from matcher.intake import RawRecord, read_records
 from service.auth import AnyUser, EngineDep, Publisher, ensure_territory
 from service.routers import (
     REQUEST_LABEL,
@@ -44,25 +44,9 @@ router = APIRouter(
 _IMPORT_FORMATS = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
 
 
-def _publish(engine: Engine, opportunity: Opportunity, *, create: bool = False) -> str:
-    """Store one opportunity, then bring the index up to date so that the next match sees it.
-
-    With ``create``, an existing id is a conflict and nothing is written.
-    """
-    with engine.store.session() as session:
-        outcome = engine.store.save_opportunity(session, opportunity)
-        if create and outcome != "inserted":
-            raise AlreadyExists(
-                f"l'opportunité {opportunity.id} existe déjà ; modifiez-la par PUT ou PATCH "
-                f"/v1/opportunities/{opportunity.id}"
-            )
-    engine.refresh()
-    return outcome
-
-
 def _owned(engine: Engine, user: User, opportunity_id: str) -> Opportunity:
     """The stored opportunity, if ``user`` may edit it: 404 when unknown, 403 out of scope."""
-    stored = engine.store.opportunity(opportunity_id)
+    stored = engine.opportunity(opportunity_id)
     ensure_territory(user, stored.territory)
     return stored
 
@@ -72,14 +56,14 @@ def list_opportunities(
     engine: EngineDep,
     _: AnyUser,
     kind: Kind | None = None,
-    department: Annotated[str | None, Query(pattern=r"^(\d{2}|2[AB]|97\d)$")] = None,
+    department: Annotated[str | None, Query(pattern=DEPARTMENT_PATTERN)] = None,
     territory: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     status: Status | None = None,
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> OpportunityPage:
     """Les opportunités dans l'ordre des id, filtrées par type, département, territoire ou statut."""
-    total, items = engine.store.list_opportunities(
+    total, items = engine.opportunities(
         kind=kind, department=department, territory=territory, status=status, offset=offset, limit=limit
     )
     return OpportunityPage(total=total, offset=offset, limit=limit, items=items)
@@ -96,9 +80,9 @@ def list_opportunities(
 def create_opportunity(engine: EngineDep, user: Publisher, body: JsonBody, response: Response) -> Opportunity:
     """Crée une opportunité (201) ; 409 si l'id existe. Un agent territorial ne publie que dans
     ses territoires."""
-    opportunity = validate_opportunity(body, REQUEST_LABEL, engine.gazetteer)
+    opportunity = engine.validate_opportunity(body, REQUEST_LABEL)
     ensure_territory(user, opportunity.territory)
-    _publish(engine, opportunity, create=True)
+    engine.publish(opportunity, create=True)
     response.headers["Location"] = f"/v1/opportunities/{opportunity.id}"
     return opportunity
 
@@ -138,9 +122,7 @@ async def import_opportunities(
         records = read_records(content, REQUEST_LABEL, fmt)
         if user.role is not Role.admin:
             records = [_within_scope(engine, user, record) for record in records]
-        report = import_records(engine.store, engine.gazetteer, "opportunities", records)
-        engine.refresh()
-        return report.as_dict()
+        return engine.import_records("opportunities", records).as_dict()
 
     return ImportReportOut.model_validate(await run_in_threadpool(run))
 
@@ -156,7 +138,7 @@ def _within_scope(engine: Engine, user: User, record: RawRecord) -> RawRecord:
         problem = f"le territoire « {territory.strip()} » n'est pas dans votre périmètre"
     elif isinstance(value.get("id"), str):
         try:
-            stored = engine.store.opportunity(value["id"])
+            stored = engine.opportunity(value["id"])
         except NotFound:
             stored = None
         if stored is not None and not user.covers(stored.territory):
@@ -175,7 +157,7 @@ def _within_scope(engine: Engine, user: User, record: RawRecord) -> RawRecord:
 )
 def get_opportunity(engine: EngineDep, _: AnyUser, opportunity_id: OpportunityIdPath) -> Opportunity:
     """L'opportunité telle qu'enregistrée (localisation complétée)."""
-    return engine.store.opportunity(opportunity_id)
+    return engine.opportunity(opportunity_id)
 
 
 @router.put(
@@ -190,9 +172,9 @@ def replace_opportunity(
 ) -> Opportunity:
     """Remplace l'enregistrement entier. Un agent ne peut pas déplacer une offre hors de son périmètre."""
     _owned(engine, user, opportunity_id)
-    opportunity = validate_opportunity(record_with_id(body, opportunity_id), REQUEST_LABEL, engine.gazetteer)
+    opportunity = engine.validate_opportunity(record_with_id(body, opportunity_id), REQUEST_LABEL)
     ensure_territory(user, opportunity.territory)
-    _publish(engine, opportunity)
+    engine.publish(opportunity)
     return opportunity
 
 
@@ -211,9 +193,9 @@ def patch_opportunity(
     """Fusionne les champs donnés avec l'enregistrement, puis revalide le tout."""
     stored = _owned(engine, user, opportunity_id)
     merged = merge_patch(stored.model_dump(mode="json", exclude_none=True), body, opportunity_id)
-    opportunity = validate_opportunity(merged, REQUEST_LABEL, engine.gazetteer)
+    opportunity = engine.validate_opportunity(merged, REQUEST_LABEL)
     ensure_territory(user, opportunity.territory)
-    _publish(engine, opportunity)
+    engine.publish(opportunity)
     return opportunity
 
 
@@ -225,10 +207,8 @@ def patch_opportunity(
 )
 def archive_opportunity(engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath) -> Opportunity:
     """Archive l'opportunité (statut « archived ») : elle n'est plus jamais recommandée."""
-    stored = _owned(engine, user, opportunity_id)
-    archived = stored.model_copy(update={"status": "archived"})
-    _publish(engine, archived)
-    return archived
+    _owned(engine, user, opportunity_id)
+    return engine.archive(opportunity_id)
 
 
 @router.get(

@@ -84,7 +84,7 @@ def _answer(request: Request, status: int, title: str, message: str, unsubscribe
 
 def _unsubscribe(request: Request, engine: EngineDep, token: str) -> Response:
     try:
-        outcome = unsubscribe(engine.store, engine.settings.secret_key, token)
+        outcome = unsubscribe(engine, engine.settings.secret_key, token)
     except InvalidToken as error:
         reason = str(error)
         message = f"{reason[:1].upper()}{reason[1:]}. Vos préférences n'ont pas changé."

@@ -43,10 +43,6 @@ class CatalogueView:
         self.frame = pd.concat([kept, changed]).sort_index() if len(kept) else changed.sort_index()
         self._arrays = None
 
-    def remove(self, row_ids: Iterable[int]) -> None:
-        self.frame = self.frame.drop(index=list(row_ids), errors="ignore")
-        self._arrays = None
-
     @property
     def arrays(self) -> dict[str, np.ndarray]:
         """Column arrays for vectorised filters, rebuilt lazily after a change."""

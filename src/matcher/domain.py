@@ -62,8 +62,11 @@ Sector = Literal[
     "tiers-lieu",
 ]
 
-RecordId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-DepartmentCode = Annotated[str, Field(pattern=r"^(0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6])$")]
+#: Record ids and department codes, defined once: routes and the CLI derive their checks from these.
+ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+DEPARTMENT_PATTERN = r"^(0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6])$"
+RecordId = Annotated[str, Field(pattern=ID_PATTERN)]
+DepartmentCode = Annotated[str, Field(pattern=DEPARTMENT_PATTERN)]
 Euros = Annotated[float, Field(ge=0, le=1e9)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
@@ -169,13 +172,35 @@ class HolderProfile(Contract):
         return self
 
 
+ReasonValue = float | int | str | list[str] | None
+
+
+def profile_text(profile: HolderProfile) -> str:
+    """The text a profile is embedded and matched from: the project, then the experience."""
+    return "\n".join(t for t in (profile.project, profile.experience) if t)
+
+
+def opportunity_text(opportunity: Opportunity) -> str:
+    """The text an opportunity is embedded and matched from: title, description, tags."""
+    return "\n".join(opportunity.document())
+
+
+class Reason(BaseModel):
+    """One reason or warning: a stable ``code`` to select or show it by, its French ``text``,
+    and the figures the text quotes (``values``), so that nobody needs to parse the text."""
+
+    code: str
+    text: str
+    values: dict[str, ReasonValue] = {}
+
+
 class Relaxation(BaseModel):
     """What widening one constraint would add to a short result."""
 
     constraint: str
     value: float | str | list[str] | None
     additional: int
-    message: str
+    text: str
 
 
 class Match(BaseModel):
@@ -185,8 +210,8 @@ class Match(BaseModel):
     opportunity_id: str
     score: float
     components: dict[str, float]
-    reasons: list[str]
-    warnings: list[str]
+    reasons: list[Reason]
+    warnings: list[Reason]
     title: str
     kind: Kind
     commune: str | None
@@ -222,8 +247,11 @@ _MESSAGES: dict[str, str] = {
     "date_type": "doit être une date AAAA-MM-JJ",
     "list_type": "doit être une liste",
     "model_type": "doit être un objet",
-    "model_attributes_type": "doit être un objet",
-    "dict_type": "doit être un objet",
+    "model_attributes_type": "doit être un objet JSON",
+    "dict_type": "doit être un objet JSON",
+    "json_invalid": "JSON invalide",
+    "string_unicode": "doit être un texte UTF-8",
+    "int_parsing_size": "nombre trop grand",
 }
 
 
@@ -251,10 +279,11 @@ def french_message(error: dict[str, Any]) -> str:
         return f"doit être {sign} {bound:g} (reçu {error.get('input')!r})"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    return error["msg"]
+    return f"valeur invalide ({kind})"  # pydantic's English wording is never shown as is
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """'location.lat' from ('location', 'lat'); 'tags[2]' from ('tags', 2)."""
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
@@ -263,12 +292,12 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 def describe(error: ValidationError) -> list[tuple[str, str]]:
     """(field, French message) for each problem of a pydantic validation error."""
-    return [(_field_path(e["loc"]), french_message(e)) for e in error.errors()]
+    return [(field_path(e["loc"]), french_message(e)) for e in error.errors()]
 
 
 RecordT = TypeVar("RecordT", bound=Contract)
 
-_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ID_RE = re.compile(ID_PATTERN)
 
 
 def record_label(raw: Any, fallback: str) -> str:

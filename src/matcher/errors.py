@@ -34,3 +34,11 @@ class AlreadyExists(MatcherError):
 
 class LocationUnresolved(MatcherError):
     """A location cannot be placed on the map."""
+
+
+class WriteConflict(MatcherError):
+    """A write collides with a stored record (a concurrent create, a unique name)."""
+
+
+class StoreUnavailable(MatcherError):
+    """The database is locked for too long or cannot be reached: worth retrying."""

@@ -6,9 +6,10 @@ their coordinates); a component that is 0 for lack of data never yields a reason
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from matcher.domain import KIND_LABELS, SECTORS, HolderProfile, Opportunity, Relaxation
+from matcher.domain import KIND_LABELS, SECTORS, HolderProfile, Opportunity, Reason, Relaxation
 from matcher.filters import RelaxationOption
 from matcher.geo import DEPARTMENT_NAMES, short_name
 from matcher.scoring import DEFAULT_WEIGHTS, ON_TOPIC_LEXICAL, PARTNER_RADIUS_KM, Weights, on_topic
@@ -65,50 +66,93 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count > 1 else ''}"
 
 
+@dataclass(frozen=True)
+class MatchFacts:
+    """What scoring measured for one (profile, opportunity) pair, as explanations read it."""
+
+    parts: dict[str, float]
+    distance_km: float | None
+    partner_count: int
+    shared_words: list[str]
+
+
 def explain(
     profile: HolderProfile,
     opportunity: Opportunity,
-    parts: dict[str, float],
-    distance_km: float | None,
-    partner_count: int,
-    shared_words: list[str],
+    facts: MatchFacts,
     today: date,
     weights: Weights = DEFAULT_WEIGHTS,
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[Reason], list[Reason]]:
     """(reasons, warnings) for one match; 2 to 5 reasons, the weightiest first."""
     w = weights.as_dict()
-    ranked: list[tuple[float, str]] = []
-    if shared_words and parts["lexical"] >= ON_TOPIC_LEXICAL:
+    parts = facts.parts
+    ranked: list[tuple[float, Reason]] = []
+    if facts.shared_words and parts["lexical"] >= ON_TOPIC_LEXICAL:
         ranked.append(
             (
                 w["lexical"] * parts["lexical"] + 0.01,
-                f"Mots en commun avec votre projet : {', '.join(shared_words)}",
+                Reason(
+                    code="shared_words",
+                    text=f"Mots en commun avec votre projet : {', '.join(facts.shared_words)}",
+                    values={"words": facts.shared_words},
+                ),
             )
         )
     if parts["semantic"] >= SEMANTIC_CLOSE:
         ranked.append(
             (
                 w["semantic"] * parts["semantic"],
-                "Cette offre rejoint de près votre projet tel que vous le décrivez",
+                Reason(
+                    code="project_close",
+                    text="Cette offre rejoint de près votre projet tel que vous le décrivez",
+                    values={"similarity": round(parts["semantic"], 4)},
+                ),
             )
         )
     if parts["sector"] > 0 and opportunity.sector:
-        ranked.append((w["sector"], f"Secteur recherché : {SECTORS[opportunity.sector]}"))
+        ranked.append(
+            (
+                w["sector"],
+                Reason(
+                    code="sector_sought",
+                    text=f"Secteur recherché : {SECTORS[opportunity.sector]}",
+                    values={"sector": opportunity.sector},
+                ),
+            )
+        )
     if profile.kinds and opportunity.kind in profile.kinds:
-        ranked.append((0.02, f"Type recherché : {KIND_LABELS[opportunity.kind]}"))
+        ranked.append(
+            (
+                0.02,
+                Reason(
+                    code="kind_sought",
+                    text=f"Type recherché : {KIND_LABELS[opportunity.kind]}",
+                    values={"kind": opportunity.kind},
+                ),
+            )
+        )
     origin = profile.origin
-    if distance_km is not None and origin is not None and origin.commune:
+    if facts.distance_km is not None and origin is not None and origin.commune:
         ranked.append(
             (
                 w["distance"] * parts["distance"] + 0.02,
-                f"À {distance_km:.0f} km de {short_name(origin.commune)}",
+                Reason(
+                    code="distance",
+                    text=f"À {facts.distance_km:.0f} km de {short_name(origin.commune)}",
+                    values={"distance_km": round(facts.distance_km, 1), "origin": short_name(origin.commune)},
+                ),
             )
         )
-    if profile.departments and opportunity.location.department in profile.departments:
+    department = opportunity.location.department
+    if profile.departments and department in profile.departments:
         ranked.append(
             (
                 0.03,
-                f"Dans un département visé : {department_label(opportunity.location.department)}",
+                Reason(
+                    code="department_targeted",
+                    text=f"Dans un département visé : {department_label(department)}",
+                    values={"department": department},
+                ),
             )
         )
     price = opportunity.price_eur
@@ -118,67 +162,121 @@ def explain(
         ranked.append(
             (
                 w["budget"] * parts["budget"] + 0.02,
-                f"{what} ({euros(price)}) tient dans votre budget ({euros(budget)})",
+                Reason(
+                    code="budget_fits",
+                    text=f"{what} ({euros(price)}) tient dans votre budget ({euros(budget)})",
+                    values={"price_eur": price, "budget_eur": budget},
+                ),
             )
         )
     if opportunity.kind == "coworking" and price is not None:
-        ranked.append((0.015, f"Poste de travail à {euros(price)} par mois"))
+        ranked.append(
+            (
+                0.015,
+                Reason(
+                    code="desk_price",
+                    text=f"Poste de travail à {euros(price)} par mois",
+                    values={"price_eur": price},
+                ),
+            )
+        )
     if parts["housing"] > 0:
-        ranked.append((w["housing"], "Logement disponible sur place"))
+        ranked.append((w["housing"], Reason(code="housing_offered", text="Logement disponible sur place")))
     if parts["remote"] > 0:
         text = (
             "Espace de travail partagé, adapté au télétravail"
             if opportunity.kind == "coworking"
             else "Lieu adapté au télétravail"
         )
-        ranked.append((w["remote"], text))
+        ranked.append((w["remote"], Reason(code="remote_friendly", text=text)))
     if parts["partner"] > 0 and profile.partner_sector:
         ranked.append(
             (
                 w["partner"] + 0.01,
-                f"{_plural(partner_count, 'offre')} en {SECTORS[profile.partner_sector]} "
-                f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e",
+                Reason(
+                    code="partner_work_nearby",
+                    text=f"{_plural(facts.partner_count, 'offre')} en {SECTORS[profile.partner_sector]} "
+                    f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e",
+                    values={
+                        "count": facts.partner_count,
+                        "sector": profile.partner_sector,
+                        "radius_km": PARTNER_RADIUS_KM,
+                    },
+                ),
             )
         )
     ranked.sort(key=lambda item: -item[0])
-    reasons = [text for _, text in ranked[:MAX_REASONS]]
+    reasons = [reason for _, reason in ranked[:MAX_REASONS]]
     for fallback in (
-        f"Situé à {place_label(opportunity)}",
-        f"Type d'offre : {KIND_LABELS[opportunity.kind]}",
+        Reason(
+            code="location",
+            text=f"Situé à {place_label(opportunity)}",
+            values={"commune": opportunity.location.commune, "department": department},
+        ),
+        Reason(
+            code="kind",
+            text=f"Type d'offre : {KIND_LABELS[opportunity.kind]}",
+            values={"kind": opportunity.kind},
+        ),
     ):
         if len(reasons) < MIN_REASONS:
             reasons.append(fallback)
-    return reasons, _warnings(profile, opportunity, parts, partner_count, today)
+    return reasons, _warnings(profile, opportunity, facts, today)
 
 
 def _warnings(
-    profile: HolderProfile,
-    opportunity: Opportunity,
-    parts: dict[str, float],
-    partner_count: int,
-    today: date,
-) -> list[str]:
+    profile: HolderProfile, opportunity: Opportunity, facts: MatchFacts, today: date
+) -> list[Reason]:
     warnings = []
-    if not on_topic(parts):
-        warnings.append("Lien ténu avec le projet tel qu'il est décrit : à discuter avant d'en parler")
-    if profile.needs_housing and not opportunity.housing:
-        warnings.append("Pas de logement signalé sur place")
-    if profile.remote_worker and parts["remote"] == 0:
-        warnings.append("Pas d'espace de télétravail signalé")
-    if profile.budget_eur is not None and opportunity.kind != "coworking" and opportunity.price_eur is None:
-        warnings.append("Montant non communiqué : à vérifier auprès du territoire")
-    if profile.partner_sector and partner_count == 0:
+    if not on_topic(facts.parts):
         warnings.append(
-            f"Aucune offre en {SECTORS[profile.partner_sector]} "
-            f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e"
+            Reason(
+                code="thin_link",
+                text="Lien ténu avec le projet tel qu'il est décrit : à discuter avant d'en parler",
+            )
+        )
+    if profile.needs_housing and not opportunity.housing:
+        warnings.append(Reason(code="no_housing", text="Pas de logement signalé sur place"))
+    if profile.remote_worker and facts.parts["remote"] == 0:
+        warnings.append(Reason(code="no_remote_space", text="Pas d'espace de télétravail signalé"))
+    if profile.budget_eur is not None and opportunity.kind != "coworking" and opportunity.price_eur is None:
+        warnings.append(
+            Reason(code="price_unknown", text="Montant non communiqué : à vérifier auprès du territoire")
+        )
+    if profile.partner_sector and facts.partner_count == 0:
+        warnings.append(
+            Reason(
+                code="no_partner_work",
+                text=f"Aucune offre en {SECTORS[profile.partner_sector]} "
+                f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e",
+                values={"sector": profile.partner_sector, "radius_km": PARTNER_RADIUS_KM},
+            )
         )
     if profile.sectors and opportunity.sector and opportunity.sector not in profile.sectors:
-        warnings.append(f"Secteur différent de ceux visés : {SECTORS[opportunity.sector]}")
+        warnings.append(
+            Reason(
+                code="sector_differs",
+                text=f"Secteur différent de ceux visés : {SECTORS[opportunity.sector]}",
+                values={"sector": opportunity.sector},
+            )
+        )
     start = profile.available_from or today
     if opportunity.available_from and opportunity.available_from > start + LATE_AVAILABILITY:
-        warnings.append(f"Disponible seulement à partir du {french_date(opportunity.available_from)}")
+        warnings.append(
+            Reason(
+                code="late_availability",
+                text=f"Disponible seulement à partir du {french_date(opportunity.available_from)}",
+                values={"available_from": opportunity.available_from.isoformat()},
+            )
+        )
     if opportunity.expires_on and opportunity.expires_on <= today + timedelta(days=30):
-        warnings.append(f"Offre valable jusqu'au {french_date(opportunity.expires_on)}")
+        warnings.append(
+            Reason(
+                code="expires_soon",
+                text=f"Offre valable jusqu'au {french_date(opportunity.expires_on)}",
+                values={"expires_on": opportunity.expires_on.isoformat()},
+            )
+        )
     return warnings
 
 
@@ -197,5 +295,5 @@ def describe_relaxation(option: RelaxationOption) -> Relaxation:
         constraint=option.constraint,
         value=option.value,
         additional=option.additional,
-        message=message,
+        text=message,
     )

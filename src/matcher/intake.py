@@ -204,13 +204,13 @@ def import_records(
                 valid.append(validate_holder(record.value, record.label, gazetteer))
         except InvalidRecord as error:
             report.rejected.append(Reject(error.record, str(error).removeprefix(f"{error.record}: ")))
-    with store.session() as session:
+    with store.database.session() as session:
         for record in valid:
             with session.begin_nested():
-                if kind == "opportunities":
-                    outcome = store.save_opportunity(session, record)
+                if isinstance(record, Opportunity):
+                    outcome = store.catalogue.save(session, record)
                 else:
-                    outcome = store.save_holder(session, record, keep_unsubscribe=True)
+                    outcome = store.holders.save(session, record, keep_unsubscribe=True)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 

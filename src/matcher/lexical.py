@@ -83,6 +83,7 @@ class LexicalModel:
         self.min_df = min_df
 
     def fit(self, documents: list[str]) -> LexicalModel:
+        self.n_documents_ = len(documents)
         self.analyzer_ = FrenchAnalyzer()
         self.vectorizer_ = TfidfVectorizer(
             analyzer=self.analyzer_, sublinear_tf=self.sublinear_tf, min_df=self.min_df

@@ -18,26 +18,21 @@ from datetime import datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from sqlalchemy import select, update
 
+from matcher.clock import as_utc, utcnow
 from matcher.config import Settings
 from matcher.digest.message import Composer, UnusableAddress
-from matcher.digest.selection import HolderDigest, as_utc, digest_holders, select_digests
+from matcher.digest.selection import HolderDigest, digest_holders, select_digests
 from matcher.digest.sending import DirectoryTransport, Refused, SmtpTransport, Transport, TransportFailed
 from matcher.digest.tokens import MISSING_KEY, DigestNotConfigured
 from matcher.engine import Engine
 from matcher.errors import MatcherError
-from matcher.store import DigestRunRow, HolderRow, SendRow, utcnow
 
 DEFAULT_LIMIT = 5
 #: How often (in holders) the run row's counters are saved while the run goes on.
 SAVE_EVERY = 200
 
 Progress = Callable[[int, int], None]
-
-
-class _Withdrawn(Exception):
-    """The holder unsubscribed or was erased while the run was going on."""
 
 
 class DigestAlreadyRunning(MatcherError):
@@ -107,26 +102,27 @@ class DigestSummary:
         lines += self.notes
         return lines
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "clock": self.clock.isoformat(),
-            "dry_run": self.dry_run,
-            "status": self.status,
-            "holders_considered": self.holders_considered,
-            "emails_sent": self.emails_sent,
-            "skipped": self.skipped,
-            "failed": self.failed,
-            "not_processed": self.not_processed,
-        }
+
+@dataclass(frozen=True)
+class DigestOptions:
+    """What one run is asked to do: at what clock, for whom (all, or one holder), how many
+    suggestions each, and whether it only writes .eml files (a dry run)."""
+
+    clock: datetime
+    dry_run_dir: Path | None = None
+    holder_id: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+    @property
+    def dry_run(self) -> bool:
+        return self.dry_run_dir is not None
 
 
 class DigestRun:
     """The run's state: its row in ``digest_runs``, its transport, its counters."""
 
     def __init__(self, engine: Engine, transport: Transport, composer: Composer, summary: DigestSummary):
-        self.engine = engine
-        self.store = engine.store
+        self.ledger = engine.ledger
         self.transport = transport
         self.composer = composer
         self.summary = summary
@@ -142,43 +138,20 @@ class DigestRun:
             self.transport.send(message, digest.holder.id)
             s.emails_sent += 1
             return True
-        now = utcnow()
-        try:
-            with self.store.session() as session:
-                # Writing first takes the database's write lock, so what is read next is current.
-                session.execute(
-                    update(DigestRunRow)
-                    .where(DigestRunRow.run_id == s.run_id)
-                    .values(emails_sent=DigestRunRow.emails_sent + 1)
-                )
-                opted_in = session.scalar(
-                    select(HolderRow.digest_opt_in).where(HolderRow.id == digest.holder.id)
-                )
-                if not opted_in:
-                    raise _Withdrawn
-                session.add_all(
-                    SendRow(
-                        holder_id=digest.holder.id,
-                        opportunity_id=suggestion.opportunity.id,
-                        run_id=s.run_id,
-                        clock=s.clock,
-                        sent_at=now,
-                        message_id=message["Message-ID"],
-                    )
-                    for suggestion in digest.suggestions
-                )
-                # The rows are written before the message leaves: a database that cannot take
-                # them stops the run before an unrecorded e-mail goes out.
-                session.flush()
+        suggested = [suggestion.opportunity.id for suggestion in digest.suggestions]
+        with self.ledger.recording(
+            s.run_id, digest.holder.id, suggested, s.clock, message["Message-ID"]
+        ) as opted_in:
+            if opted_in:
                 self.transport.send(message, digest.holder.id)
-        except _Withdrawn:
+        if not opted_in:
             return False
         s.emails_sent += 1
         return True
 
     def save(self, finished: bool = False) -> None:
         s = self.summary
-        values = {
+        values: dict[str, object] = {
             "holders_considered": s.holders_considered,
             "skipped": s.skipped,
             "failed": s.failed,
@@ -188,16 +161,7 @@ class DigestRun:
             values["emails_sent"] = s.emails_sent  # a real run counts its sends in the ledger step
         if finished:
             values["finished_at"] = utcnow()
-        with self.store.session() as session:
-            session.execute(update(DigestRunRow).where(DigestRunRow.run_id == s.run_id).values(**values))
-
-
-def _open_run(engine: Engine, clock: datetime, dry_run: bool) -> DigestSummary:
-    with engine.store.session() as session:
-        row = DigestRunRow(clock=clock, started_at=utcnow(), dry_run=dry_run, status="running")
-        session.add(row)
-        session.flush()
-        return DigestSummary(run_id=row.run_id, clock=clock, dry_run=dry_run)
+        self.ledger.save_run(s.run_id, values)
 
 
 def run_digest(
@@ -218,12 +182,11 @@ def run_digest(
     and DigestAlreadyRunning when another real run holds this home's lock.
     """
     settings = settings or engine.settings
-    clock = as_utc(clock or utcnow())
-    dry_run = dry_run_dir is not None
+    options = DigestOptions(as_utc(clock or utcnow()), dry_run_dir, holder_id, limit)
     notes = []
     secret_key = settings.secret_key
     if not secret_key:
-        if not dry_run:
+        if not options.dry_run:
             raise DigestNotConfigured(f"envoi impossible. {MISSING_KEY}")
         secret_key = secrets.token_urlsafe(32)
         notes.append(
@@ -233,7 +196,7 @@ def run_digest(
     if limit < 1:
         raise MatcherError("--limit-per-holder doit valoir au moins 1")
     lock = FileLock(str(engine.settings.home / "digest.lock"), timeout=0)
-    if not dry_run:
+    if not options.dry_run:
         try:
             lock.acquire()
         except Timeout:
@@ -242,9 +205,8 @@ def run_digest(
                 "attendez sa fin ; lancer deux envois à la fois enverrait des doublons"
             ) from None
     try:
-        return _run(
-            engine, settings, secret_key, clock, dry_run_dir, holder_id, limit, transport, progress, notes
-        )
+        transport = transport or (DirectoryTransport(dry_run_dir) if dry_run_dir else SmtpTransport(settings))
+        return _run(engine, Composer(settings, secret_key), transport, options, progress, notes)
     finally:
         if lock.is_locked:
             lock.release()
@@ -252,28 +214,25 @@ def run_digest(
 
 def _run(
     engine: Engine,
-    settings: Settings,
-    secret_key: str,
-    clock: datetime,
-    dry_run_dir: Path | None,
-    holder_id: str | None,
-    limit: int,
-    transport: Transport | None,
+    composer: Composer,
+    transport: Transport,
+    options: DigestOptions,
     progress: Progress | None,
     notes: list[str],
 ) -> DigestSummary:
-    holders = digest_holders(engine.store, holder_id)
-    if holder_id is not None and not holders:
+    holders = digest_holders(engine, options.holder_id)
+    if options.holder_id is not None and not holders:
         notes.append(
-            f"{holder_id} n'a pas demandé les suggestions par e-mail (digest_opt_in) : rien à envoyer."
+            f"{options.holder_id} n'a pas demandé les suggestions par e-mail (digest_opt_in) : "
+            "rien à envoyer."
         )
     engine.refresh()
     engine.save_index()
-    summary = _open_run(engine, clock, dry_run_dir is not None)
-    summary.notes, summary.output_dir = notes, dry_run_dir
+    run_id = engine.ledger.open_run(options.clock, options.dry_run)
+    summary = DigestSummary(run_id=run_id, clock=options.clock, dry_run=options.dry_run)
+    summary.notes, summary.output_dir = notes, options.dry_run_dir
     summary.holders_considered = len(holders)
-    transport = transport or (DirectoryTransport(dry_run_dir) if dry_run_dir else SmtpTransport(settings))
-    run = DigestRun(engine, transport, Composer(settings, secret_key), summary)
+    run = DigestRun(engine, transport, composer, summary)
     run.save()
     reachable = [h for h in holders if h.email]
     for holder in holders:
@@ -284,7 +243,7 @@ def _run(
     if progress:
         progress(done, len(holders))
     try:
-        for digest in select_digests(engine, reachable, clock, limit):
+        for digest in select_digests(engine, reachable, options.clock, options.limit):
             if not digest.suggestions:
                 summary.skipped += 1
             else:

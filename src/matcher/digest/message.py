@@ -18,13 +18,13 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from matcher.clock import utcnow
 from matcher.config import Settings
 from matcher.digest.selection import HolderDigest, Suggestion
 from matcher.digest.tokens import make_token
 from matcher.domain import KIND_LABELS
 from matcher.explain import department_label, euros
 from matcher.geo import short_name
-from matcher.store import utcnow
 
 MONTHS = (
     "janvier", "février", "mars", "avril", "mai", "juin",
@@ -107,22 +107,22 @@ def key_figures(suggestion: Suggestion, holder_origin: str | None) -> list[str]:
     return figures
 
 
-def _repeats_a_figure(reason: str) -> bool:
-    # Distance, coworking price and place are already in the figures and the heading (and an
-    # unknown price is said there too: its warning is dropped below).
-    return (reason.startswith("À ") and " km" in reason) or reason.startswith(
-        ("Poste de travail à", "Situé à")
-    )
+#: Reasons whose figure the e-mail already shows (distance and coworking price in the figures,
+#: place in the heading): they are left out of the list.
+REPEATED_IN_FIGURES = {"distance", "desk_price", "location"}
+#: The kind is in the heading already: its reason comes last, used only to fill in.
+FILLER_REASONS = {"kind_sought"}
+#: An unknown price is said in the figures: its warning is left out.
+WARNINGS_IN_FIGURES = {"price_unknown"}
 
 
 def item_context(suggestion: Suggestion, holder_origin: str | None) -> dict[str, object]:
     match, opportunity = suggestion.match, suggestion.opportunity
     location = opportunity.location
-    reasons = [r for r in match.reasons if not _repeats_a_figure(r)]
-    # The kind is in the heading already: its reason comes last, used only to fill in.
-    reasons = sorted(reasons, key=lambda r: r.startswith("Type recherché"))[:MAX_REASONS]
+    reasons = [r for r in match.reasons if r.code not in REPEATED_IN_FIGURES]
+    reasons = sorted(reasons, key=lambda r: r.code in FILLER_REASONS)[:MAX_REASONS]
     reasons = reasons or match.reasons[:MAX_REASONS]  # each offer says why, even if it repeats
-    warnings = [w for w in match.warnings if not w.startswith("Montant non communiqué")]
+    warnings = [w for w in match.warnings if w.code not in WARNINGS_IN_FIGURES]
     return {
         "rank": match.rank,
         "title": opportunity.title,
@@ -131,8 +131,8 @@ def item_context(suggestion: Suggestion, holder_origin: str | None) -> dict[str,
         "kind": KIND_LABELS[opportunity.kind],
         "territory": opportunity.territory,
         "figures": key_figures(suggestion, holder_origin),
-        "reasons": reasons,
-        "warning": warnings[0] if warnings else None,
+        "reasons": [r.text for r in reasons],
+        "warning": warnings[0].text if warnings else None,
         "reference": opportunity.id,
     }
 

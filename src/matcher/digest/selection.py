@@ -10,28 +10,19 @@ the ledger says was already sent to them is left out, and so is what they marked
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
-
+from matcher.clock import as_utc
 from matcher.domain import HolderProfile, Match, Opportunity
 from matcher.engine import Engine
 from matcher.scoring import on_topic
-from matcher.store import HolderRow, OpportunityRow, SendRow, Store
 
 FIRST_WINDOW = timedelta(days=7)
 #: Holders per ``match_many`` call: large enough to batch the embedding, small enough to
 #: keep the results of one batch in memory.
 BATCH_SIZE = 256
-#: Ids per SQL ``IN (...)``: below every database's limit on bound parameters.
-IN_CHUNK = 900
-
-
-def as_utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; a naive one (a --now without zone) is taken as local time."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.astimezone().astimezone(UTC)
 
 
 @dataclass
@@ -52,54 +43,12 @@ class HolderDigest:
     suggestions: list[Suggestion] = field(default_factory=list)
 
 
-def digest_holders(store: Store, holder_id: str | None = None) -> list[HolderProfile]:
+def digest_holders(engine: Engine, holder_id: str | None = None) -> list[HolderProfile]:
     """Holders who asked for the digest (all, or the one named); NotFound for an unknown id."""
     if holder_id is None:
-        return store.holders(digest_opt_in=True)
-    holder = store.holder(holder_id)
-    with store.session() as session:
-        opted_in = session.scalar(select(HolderRow.digest_opt_in).where(HolderRow.id == holder_id))
-    return [holder] if opted_in else []
-
-
-def _chunks(values: list[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def last_clocks(store: Store) -> dict[str, datetime]:
-    """Each holder's last digest clock, from the ledger."""
-    with store.session() as session:
-        rows = session.execute(select(SendRow.holder_id, func.max(SendRow.clock)).group_by(SendRow.holder_id))
-        return dict(rows.all())  # the store hands back aware UTC datetimes
-
-
-def new_opportunities(store: Store, since: datetime, clock: datetime) -> dict[str, Opportunity]:
-    """Published opportunities created or changed in ``(since, clock]``, by id."""
-    with store.session() as session:
-        rows = session.execute(
-            select(OpportunityRow.id, OpportunityRow.payload).where(
-                OpportunityRow.status == "published",
-                OpportunityRow.updated_at > since,
-                OpportunityRow.updated_at <= clock,
-            )
-        )
-        return {opportunity_id: Opportunity.model_validate(payload) for opportunity_id, payload in rows}
-
-
-def already_sent(store: Store, holder_ids: Iterable[str], opportunity_ids: list[str]) -> dict[str, set[str]]:
-    """Which of ``opportunity_ids`` the ledger says each holder already received."""
-    wanted = set(holder_ids)
-    sent: dict[str, set[str]] = defaultdict(set)
-    with store.session() as session:
-        for chunk in _chunks(opportunity_ids):
-            rows = session.execute(
-                select(SendRow.holder_id, SendRow.opportunity_id).where(SendRow.opportunity_id.in_(chunk))
-            )
-            for holder_id, opportunity_id in rows:
-                if holder_id in wanted:
-                    sent[holder_id].add(opportunity_id)
-    return sent
+        return engine.holders(digest_opt_in=True)[1]
+    holder = engine.holder(holder_id)
+    return [holder] if engine.digest_opted_in(holder_id) else []
 
 
 def select_digests(
@@ -113,14 +62,14 @@ def select_digests(
     """Each holder's digest, batch by batch (holders sharing a window are matched together)."""
     clock = as_utc(clock)
     today = today or clock.astimezone().date()
-    store = engine.store
-    last = last_clocks(store)
+    ledger = engine.ledger
+    last = ledger.last_clocks()
     windows: dict[datetime, list[HolderProfile]] = defaultdict(list)
     for holder in holders:
         windows[last.get(holder.id, clock - FIRST_WINDOW)].append(holder)
     for since, group in sorted(windows.items()):
-        fresh = new_opportunities(store, since, clock) if since < clock else {}
-        sent = already_sent(store, (h.id for h in group), list(fresh))
+        fresh = engine.new_opportunities(since, clock) if since < clock else {}
+        sent = ledger.already_sent((h.id for h in group), list(fresh))
         for start in range(0, len(group), batch_size):
             batch = group[start : start + batch_size]
             results = [None] * len(batch)

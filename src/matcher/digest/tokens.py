@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from matcher.domain import HolderProfile
+from matcher.engine import Engine
 from matcher.errors import MatcherError
-from matcher.store import HolderRow, Store
 
 #: Separates these signatures from any other use of the same secret key.
 SALT = "matcher.digest.unsubscribe"
@@ -76,19 +75,9 @@ class UnsubscribeOutcome:
         return "Vous étiez déjà désinscrit·e : vous ne recevez plus les suggestions hebdomadaires."
 
 
-def unsubscribe(store: Store, secret_key: str | None, token: str) -> UnsubscribeOutcome:
+def unsubscribe(engine: Engine, secret_key: str | None, token: str) -> UnsubscribeOutcome:
     """Clear ``digest_opt_in`` of the holder a valid token names; idempotent."""
     holder_id = holder_from_token(secret_key, token)
-    with store.session() as session:
-        # Read and write in one transaction, so that a profile edit made meanwhile is not lost.
-        row = session.get(HolderRow, holder_id)
-        if row is None:
-            # Erased since the e-mail left (right to erasure): nothing more will be sent.
-            return UnsubscribeOutcome(holder_id, changed=False, known=False)
-        holder = HolderProfile.model_validate(row.payload)
-        if not (holder.digest_opt_in or row.digest_opt_in):
-            return UnsubscribeOutcome(holder_id, changed=False)
-        # Through save_holder, so that the stored profile and the opt-in column agree.
-        store.save_holder(session, holder.model_copy(update={"digest_opt_in": False}), unsubscribing=True)
-        row.digest_opt_in = False
-    return UnsubscribeOutcome(holder_id, changed=True)
+    changed = engine.unsubscribe(holder_id)
+    # None: erased since the e-mail left (right to erasure): nothing more will be sent.
+    return UnsubscribeOutcome(holder_id, changed=bool(changed), known=changed is not None)

@@ -1,8 +1,4 @@
-"""``matcher users`` (API accounts) and ``matcher serve`` (the HTTP service).
-
-Registered on the main ``matcher`` command at the end of ``matcher.cli``; ``engine_for`` (exit
-codes and French errors) is imported when a command runs, to keep that import one-way.
-"""
+"""``matcher users``: API accounts and their tokens."""
 
 from __future__ import annotations
 
@@ -13,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from matcher.accounts import Role, create_user, list_users, revoke_user
-from matcher.config import Settings
+from matcher.accounts import Role
+from matcher.cli.common import engine_for, err, out
 
 users_app = typer.Typer(help="Comptes d'accès à l'API HTTP (jetons).", no_args_is_help=True)
 
@@ -29,10 +25,8 @@ def users_add(
     ] = None,
 ) -> None:
     """Créer un compte. Le jeton s'affiche seul sur la sortie standard, une seule fois : gardez-le."""
-    from matcher.cli import engine_for, err
-
     with engine_for() as engine:
-        user, token = create_user(engine.store, name, role, territory or [])
+        user, token = engine.create_account(name, role, territory or [])
     scope = f" ({', '.join(user.territories)})" if user.territories else ""
     err.print(f"Compte « {user.name} » créé, rôle {user.role.value}{scope}. Jeton (affiché une seule fois) :")
     sys.stdout.write(token + "\n")
@@ -43,10 +37,8 @@ def users_list(
     as_json: Annotated[bool, typer.Option("--json", help="Un objet JSON sur la sortie standard.")] = False,
 ) -> None:
     """Lister les comptes (jamais les jetons)."""
-    from matcher.cli import engine_for, out
-
     with engine_for() as engine:
-        users = list_users(engine.store)
+        users = engine.accounts()
     if as_json:
         rows = [
             {
@@ -77,22 +69,6 @@ def users_list(
 @users_app.command("revoke")
 def users_revoke(name: Annotated[str, typer.Argument(help="Nom du compte.")]) -> None:
     """Révoquer un compte : son jeton cesse aussitôt de fonctionner."""
-    from matcher.cli import engine_for, out
-
     with engine_for() as engine:
-        user = revoke_user(engine.store, name)
+        user = engine.revoke_account(name)
     out.print(f"Compte « {user.name} » révoqué le {user.revoked_at:%d/%m/%Y à %H:%M} (UTC).")
-
-
-def serve(
-    host: Annotated[str, typer.Option("--host", help="Adresse d'écoute.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port d'écoute.")] = 8000,
-) -> None:
-    """Lancer le service HTTP (documentation interactive sur /docs)."""
-    import uvicorn
-
-    from service.app import create_app
-
-    settings = Settings()
-    typer.echo(f"Dossier de données : {settings.home} — documentation : http://{host}:{port}/docs", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

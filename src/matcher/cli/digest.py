@@ -1,8 +1,4 @@
-"""``matcher digest`` and ``matcher unsubscribe``: the weekly e-mail job from the command line.
-
-Registered on ``matcher.cli.app`` at the end of ``cli.py``; ``matcher.cli`` is imported inside
-the commands, so that this module imports cleanly whichever of the two is imported first.
-"""
+"""``matcher digest`` and ``matcher unsubscribe``: the weekly e-mail job from the command line."""
 
 from __future__ import annotations
 
@@ -13,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import typer
 
-#: Some e-mails could not be sent (the server stopped answering, or refused some): run again.
-EXIT_INCOMPLETE = 4
+from matcher.cli.common import EXIT_INCOMPLETE, engine_for, out, progress_bar
+from matcher.digest import run_digest
+from matcher.digest import unsubscribe as unsubscribe_holder
 
 
 def _parse_clock(value: str | None) -> datetime | None:
@@ -57,9 +54,6 @@ def digest(
 ) -> None:
     """Envoyer à chaque porteur inscrit les nouvelles offres qui lui correspondent (hebdomadaire)."""
 
-    from matcher.cli import engine_for, out, progress_bar
-    from matcher.digest import run_digest
-
     clock = _parse_clock(now)
     with (
         engine_for() as engine,
@@ -84,12 +78,9 @@ def unsubscribe(
     token: Annotated[str, typer.Argument(help="Jeton du lien de désinscription (après « token= »).")],
 ) -> None:
     """Désinscrire un porteur des suggestions par e-mail, à partir du jeton de son lien."""
-    from matcher.cli import engine_for, out
-    from matcher.digest import unsubscribe as unsubscribe_holder
-
     token = token.strip()
     if "token=" in token:  # the whole link was pasted
         token = parse_qs(urlsplit(token).query).get("token", [token])[0]
     with engine_for() as engine:
-        outcome = unsubscribe_holder(engine.store, engine.settings.secret_key, token)
+        outcome = unsubscribe_holder(engine, engine.settings.secret_key, token)
     out.print(f"{outcome.holder_id} : {outcome.message}", highlight=False, soft_wrap=True)

@@ -1,0 +1,34 @@
+"""The ``matcher`` command: parse, call the engine, print. No scoring happens here.
+
+common    consoles, exit codes, the engine factory, progress bars, import reports
+records   ``matcher import`` and ``matcher geo load``
+matching  ``matcher index``, ``match`` and ``demo``
+digest    ``matcher digest`` and ``unsubscribe``
+accounts  ``matcher users``
+serve     ``matcher serve``
+"""
+
+from __future__ import annotations
+
+import typer
+
+from matcher.cli import digest, matching
+from matcher.cli.accounts import users_app
+from matcher.cli.records import geo_app, import_app
+from matcher.cli.serve import serve
+
+app = typer.Typer(
+    help="matcher : des opportunités rurales pour des porteurs de projet urbains.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+app.add_typer(geo_app, name="geo")
+app.add_typer(users_app, name="users")
+app.command("index")(matching.index)
+app.command("match")(matching.match)
+app.command("demo")(matching.demo)
+app.command("digest")(digest.digest)
+app.command("unsubscribe")(digest.unsubscribe)
+app.command("serve")(serve)
+
+__all__ = ["app"]

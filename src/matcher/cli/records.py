@@ -1,0 +1,45 @@
+"""``matcher import`` (offers and profiles from files) and ``matcher geo load`` (the communes table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from matcher.cli.common import EXIT_REJECTED, engine_for, out, print_import_report
+from matcher.intake import RecordKind, format_from_suffix, read_file, read_records
+
+import_app = typer.Typer(
+    help="Importer des offres ou des profils (JSON Lines, JSON ou CSV).", no_args_is_help=True
+)
+geo_app = typer.Typer(help="Table des communes (gazetteer).", no_args_is_help=True)
+
+
+def _import(kind: RecordKind, path: Path) -> None:
+    with engine_for() as engine:
+        records = read_records(read_file(path), str(path), format_from_suffix(path))
+        report = engine.import_records(kind, records)
+        print_import_report(path, report)
+    if report.rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@import_app.command("opportunities")
+def import_opportunities(file: Annotated[Path, typer.Argument(help="Fichier d'offres.")]) -> None:
+    """Importer des offres : ajout ou mise à jour par id."""
+    _import("opportunities", file)
+
+
+@import_app.command("holders")
+def import_holders(file: Annotated[Path, typer.Argument(help="Fichier de profils.")]) -> None:
+    """Importer des profils de porteurs de projet : ajout ou mise à jour par id."""
+    _import("holders", file)
+
+
+@geo_app.command("load")
+def geo_load(path: Annotated[Path, typer.Argument(help="CSV INSEE des communes.")]) -> None:
+    """Charger la table officielle des communes (code INSEE, code postal, coordonnées)."""
+    with engine_for() as engine:
+        count = engine.load_gazetteer(path)
+    out.print(f"{count} communes chargées.")

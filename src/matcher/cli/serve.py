@@ -1,0 +1,24 @@
+"""``matcher serve``: the HTTP service, started by import string (the core never imports it)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from matcher.cli.common import err
+from matcher.config import Settings
+
+#: The service's application factory, read from the environment like every command.
+APP_FACTORY = "service.app:create_app"
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Adresse d'écoute.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port d'écoute.")] = 8000,
+) -> None:
+    """Lancer le service HTTP (documentation interactive sur /docs)."""
+    settings = Settings()
+    err.print(f"Dossier de données : {settings.home} — documentation : http://{host}:{port}/docs")
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="info")

@@ -1,0 +1,310 @@
+"""The one façade every interface calls: catalogue, holders, accounts, matching.
+
+Routes, commands, the digest job and pages call these methods and the domain only; none of them
+opens a session or reads a table. Each write that changes what queries see brings the derived
+views up to date before it returns, so that the caller's next query sees it (read your writes).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
+
+from matcher import accounts
+from matcher.accounts import Role, User
+from matcher.catalogue import CatalogueView
+from matcher.config import Settings
+from matcher.domain import HolderProfile, Match, MatchResult, Opportunity, Verdict
+from matcher.encoders import Encoder, load_encoder
+from matcher.engine.caches import DocumentCache, QueryCache
+from matcher.engine.ranking import Ranker
+from matcher.engine.upkeep import IndexKeeper, Progress, SyncReport
+from matcher.errors import MatcherError
+from matcher.geo import Gazetteer, read_communes_csv
+from matcher.index import VectorIndex
+from matcher.intake import (
+    ImportReport,
+    RawRecord,
+    RecordKind,
+    import_records,
+    validate_holder,
+    validate_opportunity,
+)
+from matcher.scoring import DEFAULT_WEIGHTS, Weights
+from matcher.store import DigestLedger, SaveOutcome, Store
+
+
+@dataclass(frozen=True)
+class Health:
+    """Is the database answering, and is the index loaded and up to date."""
+
+    database_ok: bool
+    opportunities: int | None = None
+    holders: int | None = None
+    database_error: str | None = None
+    index_loaded: bool = False
+    indexed: int = 0
+    encoder: str | None = None
+    index_up_to_date: bool | None = None
+
+
+class Engine:
+    """Catalogue, holders and matching over one ``MATCHER_HOME``."""
+
+    def __init__(
+        self, settings: Settings, encoder: Encoder | None = None, weights: Weights = DEFAULT_WEIGHTS
+    ):
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.db_url)
+        self._encoder = encoder
+        self._encoder_lock = threading.Lock()
+        self._gazetteer: Gazetteer | None = None
+        self._gazetteer_size = 0
+        documents, queries = DocumentCache(), QueryCache()
+        self.keeper = IndexKeeper(settings, self.store, lambda: self.encoder, documents)
+        self.ranker = Ranker(self.keeper, documents, queries, lambda: self.encoder, weights)
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            with self._encoder_lock:  # loaded once even when two requests arrive together
+                if self._encoder is None:
+                    self._encoder = load_encoder(self.settings.encoder)
+        return self._encoder
+
+    @property
+    def weights(self) -> Weights:
+        return self.ranker.weights
+
+    # --- derived views ---------------------------------------------------------------------
+
+    @property
+    def view(self) -> CatalogueView:
+        """The catalogue's filter arrays, as of the last refresh."""
+        return self.keeper.view
+
+    @property
+    def index(self) -> VectorIndex | None:
+        """The vector index, or None before the first refresh."""
+        return self.keeper.index
+
+    @property
+    def indexed_seq(self) -> int | None:
+        """The catalogue sequence number the in-memory index reflects (None before loading)."""
+        return None if self.keeper.index is None else self.keeper.seq
+
+    def refresh(self, progress: Progress | None = None, full: bool = False) -> SyncReport:
+        """Bring the filter arrays and the index up to date with the database."""
+        return self.keeper.refresh(progress, full)
+
+    def save_index(self) -> bool:
+        """Write the index if it changed since loaded; returns whether it wrote."""
+        return self.keeper.save()
+
+    # --- geography -------------------------------------------------------------------------
+
+    @property
+    def gazetteer(self) -> Gazetteer | None:
+        """The communes table, or None when ``matcher geo load`` was never run.
+
+        Reloaded when the table's size changes, so that a ``geo load`` run by another process
+        (the CLI beside the service) is seen without a restart.
+        """
+        count = self.store.gazetteer.count()
+        if count != self._gazetteer_size:
+            rows = self.store.gazetteer.communes()
+            self._gazetteer = Gazetteer(pd.DataFrame(rows)) if rows else None
+            self._gazetteer_size = count
+        return self._gazetteer
+
+    def load_gazetteer(self, path: Path) -> int:
+        """Replace the communes table with the INSEE CSV at ``path``; returns the row count."""
+        frame = read_communes_csv(path)
+        return self.store.gazetteer.replace(frame.to_dict("records"))
+
+    # --- records in ------------------------------------------------------------------------
+
+    def validate_opportunity(self, raw: Any, label: str) -> Opportunity:
+        """Parse and place an opportunity; InvalidRecord names the record and the field."""
+        return validate_opportunity(raw, label, self.gazetteer)
+
+    def validate_holder(self, raw: Any, label: str, require_id: bool = True) -> HolderProfile:
+        """Parse a holder profile and place its origin."""
+        return validate_holder(raw, label, self.gazetteer, require_id)
+
+    def import_records(self, kind: RecordKind, records: list[RawRecord]) -> ImportReport:
+        """Validate and upsert a file's records; the valid ones are kept, each reject explained."""
+        report = import_records(self.store, self.gazetteer, kind, records)
+        if kind == "opportunities":
+            self.refresh()
+        return report
+
+    # --- opportunities ---------------------------------------------------------------------
+
+    def publish(self, opportunity: Opportunity, *, create: bool = False) -> SaveOutcome:
+        """Store one opportunity, then refresh so that the next match sees it.
+
+        With ``create``, an existing id is a conflict (AlreadyExists) and nothing is written.
+        """
+        outcome = self.store.catalogue.put(opportunity, create=create)
+        self.refresh()
+        return outcome
+
+    def archive(self, opportunity_id: str) -> Opportunity:
+        """Archive an opportunity: it stays stored and is never recommended again."""
+        archived = self.opportunity(opportunity_id).model_copy(update={"status": "archived"})
+        self.publish(archived)
+        return archived
+
+    def opportunity(self, opportunity_id: str) -> Opportunity:
+        """The stored opportunity; NotFound for an unknown id."""
+        return self.store.catalogue.get(opportunity_id)
+
+    def opportunities(
+        self,
+        *,
+        kind: str | None = None,
+        department: str | None = None,
+        territory: str | None = None,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[int, list[Opportunity]]:
+        """(total matching, one page) of opportunities, in id order."""
+        return self.store.catalogue.page(
+            kind=kind, department=department, territory=territory, status=status, offset=offset, limit=limit
+        )
+
+    def new_opportunities(self, since: datetime, clock: datetime) -> dict[str, Opportunity]:
+        """Published opportunities created or changed in ``(since, clock]``, by id."""
+        return self.store.catalogue.published_between(since, clock)
+
+    # --- holders ---------------------------------------------------------------------------
+
+    def save_holder(self, holder: HolderProfile, *, create: bool = False) -> SaveOutcome:
+        """Store one profile; with ``create``, an existing id is a conflict and nothing is written."""
+        return self.store.holders.put(holder, create=create)
+
+    def holder(self, holder_id: str) -> HolderProfile:
+        """The stored profile; NotFound for an unknown id."""
+        return self.store.holders.get(holder_id)
+
+    def holders(
+        self,
+        *,
+        digest_opt_in: bool | None = None,
+        share_with_territories: bool | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[HolderProfile]]:
+        """(total matching, one page) of profiles in id order; all of them without ``limit``."""
+        return self.store.holders.page(
+            digest_opt_in=digest_opt_in,
+            share_with_territories=share_with_territories,
+            offset=offset,
+            limit=limit,
+        )
+
+    def erase_holder(self, holder_id: str) -> None:
+        """Right to erasure: the profile, its feedback and its sent-suggestion history."""
+        self.store.holders.delete(holder_id)
+
+    def record_feedback(self, holder_id: str, opportunity_id: str, verdict: Verdict) -> None:
+        """Keep a holder's verdict on an offer; « not_relevant » removes it from their matches."""
+        self.store.holders.add_feedback(holder_id, opportunity_id, verdict)
+
+    def digest_opted_in(self, holder_id: str) -> bool:
+        """Whether the stored holder asks for the weekly digest."""
+        return self.store.holders.opted_in(holder_id)
+
+    def unsubscribe(self, holder_id: str) -> bool | None:
+        """Stop the holder's digest: True if it changed, False if already off, None if erased."""
+        return self.store.holders.unsubscribe(holder_id)
+
+    @property
+    def ledger(self) -> DigestLedger:
+        """The digest's runs and send ledger (the digest job's own persistence)."""
+        return self.store.ledger
+
+    # --- accounts --------------------------------------------------------------------------
+
+    def create_account(
+        self, name: str, role: Role | str, territories: list[str] | None = None
+    ) -> tuple[User, str]:
+        """Create an account; returns it with its token, which is not stored and cannot be shown again."""
+        draft = accounts.draft_account(name, role, territories)
+        token = accounts.new_token()
+        return self.store.accounts.create(draft, accounts.hash_token(token)), token
+
+    def accounts(self) -> list[User]:
+        """Every account, revoked ones included, by name."""
+        return self.store.accounts.all()
+
+    def revoke_account(self, name: str) -> User:
+        """Revoke an account: its token stops working at once."""
+        return self.store.accounts.revoke(" ".join(name.split()))
+
+    def authenticate(self, token: str) -> User | None:
+        """The active account holding ``token``, or None."""
+        if not accounts.plausible_token(token):
+            return None
+        return self.store.accounts.by_token_hash(accounts.hash_token(token))
+
+    # --- matching --------------------------------------------------------------------------
+
+    def match(self, profile: HolderProfile, top: int = 10, today: date | None = None) -> MatchResult:
+        """The ``top`` best opportunities for one profile, explained."""
+        return self.match_many([profile], top=top, today=today)[0]
+
+    def match_many(
+        self,
+        profiles: list[HolderProfile],
+        top: int = 10,
+        today: date | None = None,
+        among: set[str] | None = None,
+    ) -> list[MatchResult]:
+        """Match many profiles in one pass; ``among`` restricts the candidates to those ids."""
+        return self.ranker.match_many(profiles, top, today or date.today(), among)
+
+    def candidates(
+        self, opportunity_id: str, top: int = 10, today: date | None = None
+    ) -> list[tuple[HolderProfile, Match]]:
+        """Holders who share their profile with territories, ranked by fit to one offer."""
+        return self.ranker.candidates(opportunity_id, top, today or date.today())
+
+    # --- state -----------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        """The database's and the index's state, for monitoring; never raises for a dead database."""
+        index = self.keeper.index
+        loaded = {
+            "index_loaded": index is not None,
+            "indexed": 0 if index is None else len(index),
+            "encoder": None if index is None else index.encoder_identity,
+        }
+        try:
+            opportunities, holders = self.store.catalogue.count(), self.store.holders.count()
+            seq = self.store.catalogue.seq()
+        except (MatcherError, SQLAlchemyError) as error:
+            return Health(
+                database_ok=False,
+                database_error=f"base de données injoignable ({type(error).__name__})",
+                **loaded,
+            )
+        return Health(
+            database_ok=True,
+            opportunities=opportunities,
+            holders=holders,
+            index_up_to_date=None if index is None else seq == self.keeper.seq,
+            **loaded,
+        )

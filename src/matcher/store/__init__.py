@@ -1,0 +1,49 @@
+"""Persistence through SQLAlchemy, by aggregate: the source of truth for everything matcher keeps.
+
+database   the connection, sessions, migrations (Alembic owns the schema)
+schema     the tables
+catalogue  opportunities and the catalogue's sequence number
+holders    holder profiles, their feedback, erasure
+accounts   accounts and token hashes
+ledger     digest runs and the send ledger
+gazetteer  the communes table
+"""
+
+from __future__ import annotations
+
+from matcher.store.accounts import AccountStore
+from matcher.store.catalogue import CatalogueStore, SaveOutcome, text_hash
+from matcher.store.database import Database
+from matcher.store.gazetteer import GazetteerStore
+from matcher.store.holders import HolderStore
+from matcher.store.ledger import DigestLedger
+from matcher.store.schema import OpportunityRow
+
+
+class Store:
+    """One database and its areas."""
+
+    def __init__(self, url: str):
+        self.database = Database(url)
+        self.catalogue = CatalogueStore(self.database)
+        self.holders = HolderStore(self.database)
+        self.accounts = AccountStore(self.database)
+        self.ledger = DigestLedger(self.database)
+        self.gazetteer = GazetteerStore(self.database)
+
+    def close(self) -> None:
+        self.database.close()
+
+
+__all__ = [
+    "AccountStore",
+    "CatalogueStore",
+    "Database",
+    "DigestLedger",
+    "GazetteerStore",
+    "HolderStore",
+    "OpportunityRow",
+    "SaveOutcome",
+    "Store",
+    "text_hash",
+]

@@ -1,0 +1,85 @@
+"""The connection: SQLAlchemy engine, one-transaction sessions, and the schema brought up to date.
+
+SQLite in ``MATCHER_HOME`` by default; nothing here is SQLite-only, so a PostgreSQL URL works.
+The schema belongs to Alembic: opening a database applies the revisions it lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from matcher.errors import StoreUnavailable, WriteConflict
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the service read while a CLI import or the digest writes; the busy timeout
+    # makes a second writer wait for the lock instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Apply the Alembic revisions the database lacks (all of them on a new database)."""
+    config = Config()
+    config.set_main_option("script_location", str(files("matcher.store") / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Database:
+    """One database: its engine and its sessions, migrated when opened."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error.
+
+        The database's own failures become domain errors: a write that conflicts with a stored
+        record (WriteConflict), a database that is locked or unreachable (StoreUnavailable).
+        """
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except IntegrityError as error:
+            session.rollback()
+            raise WriteConflict("conflit avec un enregistrement existant ; relisez puis réessayez") from error
+        except OperationalError as error:
+            session.rollback()
+            raise StoreUnavailable(
+                "base de données momentanément indisponible ; réessayez dans quelques secondes"
+            ) from error
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        self.engine.dispose()

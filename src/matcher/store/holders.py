@@ -1,0 +1,169 @@
+"""Holders' persistence: profiles, their opt-ins, their feedback; erasure of all of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from matcher.clock import utcnow
+from matcher.domain import HolderProfile, Verdict
+from matcher.errors import AlreadyExists, NotFound
+from matcher.store.catalogue import SaveOutcome
+from matcher.store.database import Database
+from matcher.store.schema import FeedbackRow, HolderRow, OpportunityRow, SendRow
+
+
+def _unknown(holder_id: str) -> NotFound:
+    return NotFound(f"porteur de projet inconnu : {holder_id}")
+
+
+class HolderStore:
+    """Holder profiles (upsert by id), their digest opt-in, and their feedback on offers."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def save(
+        self,
+        session: Session,
+        holder: HolderProfile,
+        now: datetime | None = None,
+        *,
+        keep_unsubscribe: bool = False,
+        unsubscribing: bool = False,
+    ) -> SaveOutcome:
+        """Insert or update one holder profile inside ``session``.
+
+        ``unsubscribing``: the person opted out themselves (the e-mail's link). With
+        ``keep_unsubscribe`` (bulk imports), such an opt-out survives a record that says
+        ``digest_opt_in: true``; an explicit edit of the profile (the API) can still opt in.
+        """
+        now = now or utcnow()
+        row = session.get(HolderRow, holder.id)
+        if keep_unsubscribe and row is not None and row.unsubscribed_at is not None and holder.digest_opt_in:
+            holder = holder.model_copy(update={"digest_opt_in": False})
+        payload = holder.model_dump(mode="json", exclude_none=True)
+        if row is not None and row.payload == payload:
+            return "unchanged"
+        values: dict[str, Any] = {
+            "payload": payload,
+            "digest_opt_in": holder.digest_opt_in,
+            "share_with_territories": holder.share_with_territories,
+            "updated_at": now,
+        }
+        if unsubscribing:
+            values["unsubscribed_at"] = now
+        elif holder.digest_opt_in:
+            values["unsubscribed_at"] = None
+        if row is None:
+            session.add(HolderRow(id=holder.id, created_at=now, **values))
+            session.flush()
+            return "inserted"
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.flush()
+        return "updated"
+
+    def put(self, holder: HolderProfile, *, create: bool = False) -> SaveOutcome:
+        """Store one profile in its own transaction; with ``create``, an existing id is a conflict
+        and nothing is written."""
+        with self.database.session() as session:
+            outcome = self.save(session, holder)
+            if create and outcome != "inserted":
+                raise AlreadyExists(
+                    f"le porteur de projet {holder.id} existe déjà ; modifiez-le par PUT ou PATCH"
+                )
+        return outcome
+
+    def get(self, holder_id: str) -> HolderProfile:
+        with self.database.session() as session:
+            row = session.get(HolderRow, holder_id)
+            if row is None:
+                raise _unknown(holder_id)
+            return HolderProfile.model_validate(row.payload)
+
+    def opted_in(self, holder_id: str) -> bool:
+        """Whether the stored holder still asks for the digest (False once erased)."""
+        with self.database.session() as session:
+            return bool(session.scalar(select(HolderRow.digest_opt_in).where(HolderRow.id == holder_id)))
+
+    def page(
+        self,
+        *,
+        digest_opt_in: bool | None = None,
+        share_with_territories: bool | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[HolderProfile]]:
+        """(total matching, one page) of holder profiles, in id order; all of them without limit."""
+        conditions = [
+            column == value
+            for column, value in (
+                (HolderRow.digest_opt_in, digest_opt_in),
+                (HolderRow.share_with_territories, share_with_territories),
+            )
+            if value is not None
+        ]
+        with self.database.session() as session:
+            total = session.scalar(select(func.count()).select_from(HolderRow).where(*conditions))
+            stmt = select(HolderRow.payload).where(*conditions).order_by(HolderRow.id).offset(offset)
+            page = session.scalars(stmt if limit is None else stmt.limit(limit))
+            return total or 0, [HolderProfile.model_validate(p) for p in page]
+
+    def count(self) -> int:
+        with self.database.session() as session:
+            return session.scalar(select(func.count()).select_from(HolderRow)) or 0
+
+    def delete(self, holder_id: str) -> None:
+        """Erase a holder and everything stored about them (feedback, send history)."""
+        with self.database.session() as session:
+            if session.get(HolderRow, holder_id) is None:
+                raise _unknown(holder_id)
+            session.execute(delete(FeedbackRow).where(FeedbackRow.holder_id == holder_id))
+            session.execute(delete(SendRow).where(SendRow.holder_id == holder_id))
+            session.execute(delete(HolderRow).where(HolderRow.id == holder_id))
+
+    def unsubscribe(self, holder_id: str) -> bool | None:
+        """Clear the holder's digest opt-in; True if it changed, False if already out, None if
+        the holder no longer exists."""
+        with self.database.session() as session:
+            # Read and write in one transaction, so that a profile edit made meanwhile is not lost.
+            row = session.get(HolderRow, holder_id)
+            if row is None:
+                return None
+            holder = HolderProfile.model_validate(row.payload)
+            if not (holder.digest_opt_in or row.digest_opt_in):
+                return False
+            # Through save, so that the stored profile and the opt-in column agree.
+            self.save(session, holder.model_copy(update={"digest_opt_in": False}), unsubscribing=True)
+            row.digest_opt_in = False
+            return True
+
+    def add_feedback(self, holder_id: str, opportunity_id: str, verdict: Verdict) -> None:
+        with self.database.session() as session:
+            if session.get(HolderRow, holder_id) is None:
+                raise _unknown(holder_id)
+            known = session.scalar(select(OpportunityRow.row_id).where(OpportunityRow.id == opportunity_id))
+            if known is None:
+                raise NotFound(f"opportunité inconnue : {opportunity_id}")
+            session.add(
+                FeedbackRow(
+                    holder_id=holder_id, opportunity_id=opportunity_id, verdict=verdict, created_at=utcnow()
+                )
+            )
+
+    def rejected_by(self, holder_ids: list[str]) -> dict[str, set[str]]:
+        """Opportunity ids each holder marked not relevant."""
+        rejected: dict[str, set[str]] = {h: set() for h in holder_ids}
+        with self.database.session() as session:
+            rows = session.execute(
+                select(FeedbackRow.holder_id, FeedbackRow.opportunity_id).where(
+                    FeedbackRow.verdict == "not_relevant", FeedbackRow.holder_id.in_(holder_ids)
+                )
+            )
+            for holder_id, opportunity_id in rows:
+                rejected[holder_id].add(opportunity_id)
+        return rejected

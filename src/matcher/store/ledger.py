@@ -1,0 +1,121 @@
+"""The digest's persistence: its runs, and the send ledger of what each holder received."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from matcher.clock import utcnow
+from matcher.store.database import Database
+from matcher.store.schema import DigestRunRow, HolderRow, SendRow
+
+#: Ids per SQL ``IN (...)``: below every database's limit on bound parameters.
+IN_CHUNK = 900
+
+
+class DigestLedger:
+    """Digest runs and sent suggestions."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def open_run(self, clock: datetime, dry_run: bool) -> int:
+        """A new run's row, status « running »; returns its id."""
+        with self.database.session() as session:
+            row = DigestRunRow(
+                clock=clock,
+                started_at=utcnow(),
+                dry_run=dry_run,
+                status="running",
+                holders_considered=0,
+                emails_sent=0,
+                skipped=0,
+                failed=0,
+            )
+            session.add(row)
+            session.flush()
+            return row.run_id
+
+    def save_run(self, run_id: int, values: dict[str, Any]) -> None:
+        with self.database.session() as session:
+            session.execute(update(DigestRunRow).where(DigestRunRow.run_id == run_id).values(**values))
+
+    @contextmanager
+    def recording(
+        self,
+        run_id: int,
+        holder_id: str,
+        opportunity_ids: list[str],
+        clock: datetime,
+        message_id: str,
+    ) -> Iterator[bool]:
+        """Record one e-mail's suggestions; the rows commit when the ``with`` body returns.
+
+        Yields False, recording nothing, when the holder unsubscribed or was erased meanwhile.
+        The rows are written before the body runs (the body hands the message to the server):
+        a database that cannot take them stops the run before an unrecorded e-mail goes out.
+        """
+        now = utcnow()
+        with self.database.session() as session:
+            # Writing first takes the database's write lock, so what is read next is current.
+            session.execute(
+                update(DigestRunRow)
+                .where(DigestRunRow.run_id == run_id)
+                .values(emails_sent=DigestRunRow.emails_sent + 1)
+            )
+            opted_in = session.scalar(select(HolderRow.digest_opt_in).where(HolderRow.id == holder_id))
+            if not opted_in:
+                session.rollback()
+                yield False
+                return
+            session.add_all(
+                SendRow(
+                    holder_id=holder_id,
+                    opportunity_id=opportunity_id,
+                    run_id=run_id,
+                    clock=clock,
+                    sent_at=now,
+                    message_id=message_id,
+                )
+                for opportunity_id in opportunity_ids
+            )
+            session.flush()
+            yield True
+
+    def last_clocks(self) -> dict[str, datetime]:
+        """Each holder's last digest clock."""
+        with self.database.session() as session:
+            rows = session.execute(
+                select(SendRow.holder_id, func.max(SendRow.clock)).group_by(SendRow.holder_id)
+            )
+            return {holder_id: clock for holder_id, clock in rows}
+
+    def already_sent(self, holder_ids: Iterable[str], opportunity_ids: list[str]) -> dict[str, set[str]]:
+        """Which of ``opportunity_ids`` each holder already received."""
+        wanted = set(holder_ids)
+        sent: dict[str, set[str]] = defaultdict(set)
+        with self.database.session() as session:
+            for start in range(0, len(opportunity_ids), IN_CHUNK):
+                chunk = opportunity_ids[start : start + IN_CHUNK]
+                rows = session.execute(
+                    select(SendRow.holder_id, SendRow.opportunity_id).where(SendRow.opportunity_id.in_(chunk))
+                )
+                for holder_id, opportunity_id in rows:
+                    if holder_id in wanted:
+                        sent[holder_id].add(opportunity_id)
+        return sent
+
+    def sends_of(self, holder_id: str) -> list[tuple[str, datetime]]:
+        """(opportunity id, sent at) of every suggestion sent to one holder, oldest first."""
+        with self.database.session() as session:
+            rows = session.execute(
+                select(SendRow.opportunity_id, SendRow.sent_at)
+                .where(SendRow.holder_id == holder_id)
+                .order_by(SendRow.sent_at)
+            )
+            return [(opportunity_id, sent_at) for opportunity_id, sent_at in rows]
