@@ -1,0 +1,111 @@
+"""Scoring components and typed explanations on a hand-built catalogue: no encoder, no database."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matcher.domain import HolderProfile
+from matcher.explain import MatchFacts, explain
+from matcher.geo import haversine_km
+from matcher.scoring import DEFAULT_WEIGHTS, components, final_scores, partner_offers
+from tests.handmade import CATALOGUE, PLACES, TODAY, hand_view
+
+BY_ID = {o.id: o for o in CATALOGUE}
+
+
+def parts_for(profile: HolderProfile, offer_id: str, semantic: float = 0.5, lexical: float = 0.0):
+    view = hand_view()
+    position = np.flatnonzero(view.arrays["id"] == offer_id)
+    origin = profile.origin
+    distances = None
+    if origin is not None:
+        loc = BY_ID[offer_id].location
+        distances = haversine_km(origin.lat, origin.lon, np.array([loc.lat]), np.array([loc.lon]))
+    partner = partner_offers(view, position, profile.partner_sector, TODAY)
+    parts = components(
+        profile, view, position, np.array([semantic]), np.array([lexical]), distances, partner, TODAY
+    )
+    own = {name: float(values[0]) for name, values in parts.items()}
+    return own, None if distances is None else float(distances[0]), int(partner[0])
+
+
+def reasons_for(profile: HolderProfile, offer_id: str, words: list[str] | None = None, **scores: float):
+    parts, distance, partner = parts_for(profile, offer_id, **scores)
+    facts = MatchFacts(parts=parts, distance_km=distance, partner_count=partner, shared_words=words or [])
+    return explain(profile, BY_ID[offer_id], facts, TODAY)
+
+
+def codes(reasons) -> list[str]:
+    return [r.code for r in reasons]
+
+
+def test_missing_data_gives_zero_components() -> None:
+    parts, _, _ = parts_for(HolderProfile(project="Maçonnerie", budget_eur=50_000), "mason")
+    assert parts["budget"] == 0 and parts["sector"] == 0 and parts["distance"] == 0
+    assert final_scores({k: np.array([v]) for k, v in parts.items()})[0] > 0
+
+
+def test_budget_reason_quotes_both_figures() -> None:
+    profile = HolderProfile(project="Reprendre une boulangerie", budget_eur=120_000)
+    reasons, warnings = reasons_for(profile, "bakery")
+    (budget,) = [r for r in reasons if r.code == "budget_fits"]
+    assert budget.values == {"price_eur": 90_000, "budget_eur": 120_000}
+    assert budget.text == "Le prix demandé (90 000 €) tient dans votre budget (120 000 €)"
+    assert "price_unknown" not in codes(warnings)
+
+
+def test_an_unknown_price_is_a_warning_never_a_reason() -> None:
+    reasons, warnings = reasons_for(HolderProfile(project="Maçon", budget_eur=50_000), "mason")
+    assert "budget_fits" not in codes(reasons)
+    assert "price_unknown" in codes(warnings)
+
+
+def test_distance_department_kind_and_sector_reasons() -> None:
+    profile = HolderProfile(
+        project="Boulangerie",
+        origin=PLACES["felletin"],
+        max_distance_km=50,
+        departments=["23"],
+        kinds=["takeover"],
+        sectors=["alimentation"],
+    )
+    reasons, _ = reasons_for(profile, "bakery")
+    by_code = {r.code: r for r in reasons}
+    assert {"distance", "department_targeted", "sector_sought"} <= set(by_code)
+    distance = by_code["distance"].values["distance_km"]
+    assert by_code["distance"].text == f"À {distance:.0f} km de Felletin" and 13 < distance < 15
+    assert by_code["department_targeted"].values == {"department": "23"}
+    assert by_code["department_targeted"].text == "Dans un département visé : Creuse (23)"
+    assert len(reasons) <= 5
+
+
+def test_housing_remote_and_partner_reasons_and_their_warnings() -> None:
+    profile = HolderProfile(
+        project="Médecin", needs_housing=True, remote_worker=True, partner_sector="batiment"
+    )
+    reasons, warnings = reasons_for(profile, "doctor")
+    assert "housing_offered" in codes(reasons)
+    (partner,) = [r for r in reasons if r.code == "partner_work_nearby"]
+    assert partner.values["count"] == 1  # the mason's post in Felletin itself; Tulle is too far
+    assert "no_remote_space" in codes(warnings)
+    reasons, warnings = reasons_for(profile, "cafe")
+    assert "no_housing" in codes(warnings) and "no_partner_work" in codes(warnings)
+
+
+def test_a_thin_link_is_said_and_two_reasons_are_always_given() -> None:
+    reasons, warnings = reasons_for(HolderProfile(project="Rien à voir"), "cowork", semantic=0.05)
+    assert codes(warnings)[0] == "thin_link"
+    assert len(reasons) >= 2 and "location" in codes(reasons)
+
+
+def test_shared_words_need_the_lexical_evidence() -> None:
+    profile = HolderProfile(project="Boulangerie au feu de bois")
+    reasons, _ = reasons_for(profile, "bakery", words=["boulangerie"], lexical=0.2)
+    (shared,) = [r for r in reasons if r.code == "shared_words"]
+    assert shared.values == {"words": ["boulangerie"]}
+    reasons, _ = reasons_for(profile, "bakery", words=["boulangerie"], lexical=0.01)
+    assert "shared_words" not in codes(reasons)
+
+
+def test_weights_sum_to_one() -> None:
+    assert abs(sum(DEFAULT_WEIGHTS.as_dict().values()) - 1.0) < 1e-9

@@ -1,0 +1,84 @@
+"""Hard filters and relaxations on a hand-built catalogue: fast, no encoder, no database."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matcher.domain import HolderProfile, Location
+from matcher.explain import describe_relaxation
+from matcher.filters import FILTER_ORDER, hard_filters, relaxation_options
+from tests.handmade import PLACES, TODAY, hand_view, ids_at
+
+PARIS = Location(commune="Paris", department="75", lat=48.8566, lon=2.3522)
+
+
+def test_status_and_expiry_always_apply() -> None:
+    view = hand_view()
+    outcome = hard_filters(HolderProfile(project="n'importe quoi"), view, TODAY)
+    assert ids_at(view, outcome.passing) == {
+        "bakery", "grocery", "doctor", "cowork", "mason", "plumber", "cafe"
+    }  # fmt: skip
+    assert outcome.excluded == {name: 0 for name in FILTER_ORDER} | {"status": 1, "expired": 1}
+
+
+def test_each_constraint_excludes_and_the_counts_add_up() -> None:
+    view = hand_view()
+    profile = HolderProfile(
+        project="Reprendre un commerce",
+        kinds=["takeover", "activity"],
+        departments=["23", "19"],
+        budget_eur=100_000,
+        origin=PLACES["felletin"],
+        max_distance_km=30,
+    )
+    outcome = hard_filters(profile, view, TODAY, rejected_ids={"mason"})
+    assert ids_at(view, outcome.passing) == {"bakery", "doctor"}
+    assert outcome.excluded == {
+        "status": 1, "expired": 1, "kind": 1, "department": 1, "distance": 1, "budget": 1, "not_relevant": 1
+    }  # fmt: skip
+    assert sum(outcome.excluded.values()) + int(outcome.passing.sum()) == len(view)
+
+
+def test_a_coworking_rent_is_not_compared_with_the_budget() -> None:
+    view = hand_view()
+    outcome = hard_filters(HolderProfile(project="Télétravail", budget_eur=100), view, TODAY)
+    assert "cowork" in ids_at(view, outcome.passing) and "bakery" not in ids_at(view, outcome.passing)
+
+
+def test_an_unknown_price_passes_the_budget() -> None:
+    view = hand_view()
+    outcome = hard_filters(HolderProfile(project="Maçon", budget_eur=1), view, TODAY)
+    assert "mason" in ids_at(view, outcome.passing)
+
+
+def test_filters_restricted_to_some_positions_see_only_those() -> None:
+    view = hand_view()
+    positions = np.flatnonzero(np.isin(view.arrays["id"], ["bakery", "cafe"]))
+    outcome = hard_filters(HolderProfile(project="x", departments=["23"]), view, TODAY, positions=positions)
+    assert outcome.allowed_row_ids.tolist() == [1] and outcome.excluded["department"] == 1
+
+
+def test_relaxations_say_the_smallest_widening_and_what_it_adds() -> None:
+    view = hand_view()
+    profile = HolderProfile(
+        project="Boulangerie",
+        budget_eur=70_000,
+        origin=PLACES["felletin"],
+        max_distance_km=15,
+        kinds=["takeover"],
+    )
+    outcome = hard_filters(profile, view, TODAY)
+    assert ids_at(view, outcome.passing) == set()
+    options = {o.constraint: o for o in relaxation_options(profile, view, outcome, wanted=1)}
+    # Crocq's bakery is 14 km away but 90 000 €: only the budget stops it.
+    assert (options["budget_eur"].value, options["budget_eur"].additional) == (90_000, 1)
+    assert describe_relaxation(options["budget_eur"]).text == "1 offre de plus avec un budget de 90 000 €"
+    # Aubusson's grocery (150 000 €) is beyond the budget too: a wider radius adds nothing on its own,
+    # Figeac's café (60 000 €) is 145 km away.
+    assert options["max_distance_km"].value == 150 and options["max_distance_km"].additional == 1
+    assert describe_relaxation(options["max_distance_km"]).text == "1 offre de plus jusqu'à 150 km"
+    # The doctor's post (0 €) and the mason's (price unknown) are in Felletin itself.
+    kinds = describe_relaxation(options["kinds"])
+    assert (
+        kinds.value == ["activity"] and kinds.text == "2 offres de plus en acceptant aussi : offre d'activité"
+    )
