@@ -31,7 +31,7 @@ import numpy as np
 from evaluation import DATA, DEFAULT_OUT, EVALUATION_DATA, SHARED_COMMUNES
 from evaluation.methods import DEFAULT, Bench, Method, Ranking, Skipped, methods
 from matcher.config import Settings
-from matcher.domain import HolderProfile, Opportunity
+from matcher.domain import HolderProfile, Opportunity, OpportunityQuery
 from matcher.encoders import Encoder, load_encoder
 from matcher.engine import Engine
 from matcher.errors import InvalidFile, MatcherError
@@ -100,7 +100,7 @@ def load_home(
     for kind, report in reports.items():
         for reject in report.rejected:
             log(f"{kind} : refusé : {reject.record} : {reject.reason}")
-    _, stored = engine.store.catalogue.page(limit=10**9)
+    _, stored = engine.store.catalogue.page(OpportunityQuery(limit=10**9))
     return {o.id: o for o in stored}, engine.store.holders.page()[1]
 
 

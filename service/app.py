@@ -117,7 +117,7 @@ def _document_patches(app: FastAPI) -> None:
                     if field != "id" and {"type": "null"} not in schema.get("anyOf", []):
                         patch["properties"][field] = {"anyOf": [schema, {"type": "null"}]}
                 schemas[f"{name}Patch"] = patch
-        return app.openapi_schema
+        return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -203,16 +204,23 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "erreur interne du service ; elle a été journalisée"}, status_code=500)
 
 
+#: Each error type and the handler that answers it; Starlette picks the most specific type.
+HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[JSONResponse]]], ...] = (
+    (RequestValidationError, _request_validation),
+    (InvalidRecord, _invalid_record),
+    (InvalidFile, _invalid_file),
+    (LocationUnresolved, _location_unresolved),
+    (NotFound, _not_found),
+    (AlreadyExists, _already_exists),
+    (WriteConflict, _write_conflict),
+    (StoreUnavailable, _database_busy),
+    (MatcherError, _other_matcher_error),
+    (StarletteHTTPException, _http_exception),
+    (Exception, _unexpected),
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every mapping above on ``app``."""
-    app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(InvalidRecord, _invalid_record)
-    app.add_exception_handler(InvalidFile, _invalid_file)
-    app.add_exception_handler(LocationUnresolved, _location_unresolved)
-    app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(AlreadyExists, _already_exists)
-    app.add_exception_handler(WriteConflict, _write_conflict)
-    app.add_exception_handler(StoreUnavailable, _database_busy)
-    app.add_exception_handler(MatcherError, _other_matcher_error)
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(Exception, _unexpected)
+    for error, handler in HANDLERS:
+        app.add_exception_handler(error, handler)

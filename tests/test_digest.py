@@ -31,7 +31,7 @@ from matcher.config import Settings
 from matcher.digest import InvalidToken, run_digest, unsubscribe
 from matcher.digest.selection import digest_holders, select_digests
 from matcher.digest.tokens import DigestNotConfigured, holder_from_token, make_token
-from matcher.domain import Opportunity
+from matcher.domain import Opportunity, OpportunityQuery
 from matcher.engine import Engine
 from matcher.store import Store
 from matcher.store.schema import DigestRunRow, HolderRow, OpportunityRow, SendRow
@@ -208,7 +208,7 @@ def test_digest_arrives_complete_and_a_second_run_sends_nothing(
     rows = ledger(engine)
     assert len({r.message["Message-ID"] for r in mailbox.received}) == len(mailbox.received)
     assert len(rows) == sum(len(ids) for ids in expected.values())
-    opportunities = {o.id: o for o in engine.store.catalogue.page(limit=1000)[1]}
+    opportunities = {o.id: o for o in engine.store.catalogue.page(OpportunityQuery(limit=1000))[1]}
 
     for received in mailbox.received:
         message = received.message

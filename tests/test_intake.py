@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from matcher.domain import MAX_DESCRIPTION_CHARS
+from matcher.domain import MAX_DESCRIPTION_CHARS, HolderQuery
 from matcher.errors import InvalidFile
 from matcher.intake import import_records, read_records
 from matcher.store import OpportunityRow
@@ -176,7 +176,7 @@ def test_an_import_never_re_subscribes_someone_who_unsubscribed(make_engine):
     assert again.updated == 1
     stored = engine.store.holders.get("h-mail")
     assert stored.digest_opt_in is False and stored.experience == "Dix ans d'hôtellerie"
-    assert engine.store.holders.page(digest_opt_in=True)[1] == []
+    assert engine.store.holders.page(HolderQuery(digest_opt_in=True))[1] == []
     with engine.store.database.session() as session:  # an explicit edit by the person's counsellor may opt in
         engine.store.holders.save(session, stored.model_copy(update={"digest_opt_in": True}))
-    assert [h.id for h in engine.store.holders.page(digest_opt_in=True)[1]] == ["h-mail"]
+    assert [h.id for h in engine.store.holders.page(HolderQuery(digest_opt_in=True))[1]] == ["h-mail"]

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matcher.config import Settings
-from matcher.domain import HolderProfile, Location, Opportunity
+from matcher.domain import HolderProfile, Location, Opportunity, OpportunityQuery
 from matcher.engine import Engine
 from matcher.explain import euros
 from matcher.filters import hard_filters
@@ -157,7 +157,7 @@ def all_matches(engine):
 
 def test_reasons_quote_the_records_own_figures(engine):
     checked = {"budget": 0, "distance": 0, "coworking": 0, "partner": 0}
-    catalogue = engine.store.catalogue.page(limit=10_000)[1]
+    catalogue = engine.store.catalogue.page(OpportunityQuery(limit=10_000))[1]
     for holder, offer, match in all_matches(engine):
         assert 2 <= len(match.reasons) <= 5
         for typed in match.reasons:

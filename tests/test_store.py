@@ -16,7 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from matcher.accounts import draft_account, hash_token
-from matcher.domain import HolderProfile, Location, Opportunity
+from matcher.domain import HolderProfile, Location, Opportunity, OpportunityQuery
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store import Store
 from matcher.store.schema import Base
@@ -75,6 +75,13 @@ def test_the_previous_release_database_upgrades_without_loss(tmp_path: Path) -> 
         for raw in holders:
             assert store.holders.get(raw["id"]) == HolderProfile.model_validate(raw)
         assert store.catalogue.seq() == 12
+        # 0002 keyed every stored offer by its territory: a listing finds them whatever the case.
+        creuse = store.catalogue.page(OpportunityQuery(territory="communauté de communes  CREUSE grand sud"))
+        assert (
+            creuse[0]
+            == sum(o["territory"] == "Communauté de communes Creuse Grand Sud" for o in opportunities)
+            > 0
+        )
         assert store.holders.rejected_by([holders[0]["id"]]) == {holders[0]["id"]: {opportunities[0]["id"]}}
         assert [u.name for u in store.accounts.all()] == ["Admin", "Agent Creuse", "Conseil BGE"]
         assert store.ledger.sends_of(holders[0]["id"]) == [
@@ -116,12 +123,20 @@ def test_catalogue_upserts_by_id_and_bumps_the_sequence_only_on_change(store: St
     assert store.catalogue.seq() == 2
     assert [r.id for r in store.catalogue.changed_since(1)] == ["o-1"]
     store.catalogue.bulk_insert([offer("o-2", kind="activity"), offer("o-3", kind="coworking")])
-    total, page = store.catalogue.page(kind="activity")
+    total, page = store.catalogue.page(OpportunityQuery(kind="activity"))
     assert total == 1 and [o.id for o in page] == ["o-2"]
-    assert store.catalogue.page(offset=1, limit=1)[1][0].id == "o-2"
+    assert store.catalogue.page(OpportunityQuery(offset=1, limit=1))[1][0].id == "o-2"
     assert store.catalogue.exists("o-3") and not store.catalogue.exists("o-9")
     with pytest.raises(NotFound, match="opportunité inconnue : o-9"):
         store.catalogue.get("o-9")
+
+
+def test_a_territory_is_stored_canonical_and_listed_whatever_its_spelling(store: Store) -> None:
+    store.catalogue.put(offer(territory="CC  Creuse\u200b Grand Sud "))
+    assert store.catalogue.get("o-1").territory == "CC Creuse Grand Sud"
+    for spelling in ("CC Creuse Grand Sud", "cc creuse grand sud", " CC  CREUSE GRAND SUD"):
+        assert store.catalogue.page(OpportunityQuery(territory=spelling))[0] == 1
+    assert store.catalogue.page(OpportunityQuery(territory="CC Creuse"))[0] == 0
 
 
 def test_holders_feedback_unsubscribe_and_erasure(store: Store) -> None:

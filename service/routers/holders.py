@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from matcher.domain import HolderProfile
+from matcher.domain import HolderProfile, HolderQuery
 from service.auth import Counsellor, EngineDep
 from service.routers import (
     REQUEST_LABEL,
@@ -37,9 +37,7 @@ def list_holders(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> HolderPage:
     """Les profils dans l'ordre des id, filtrés sur l'abonnement aux suggestions ou la visibilité."""
-    total, page = engine.holders(
-        digest_opt_in=digest_opt_in, share_with_territories=share_with_territories, offset=offset, limit=limit
-    )
+    total, page = engine.holders(HolderQuery(digest_opt_in, share_with_territories, offset, limit))
     return HolderPage(total=total, offset=offset, limit=limit, items=page)
 
 

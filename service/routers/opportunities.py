@@ -10,7 +10,16 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from matcher.accounts import Role, User
-from matcher.domain import DEPARTMENT_PATTERN, HolderProfile, Kind, Match, Opportunity, Status, record_label
+from matcher.domain import (
+    DEPARTMENT_PATTERN,
+    HolderProfile,
+    Kind,
+    Match,
+    Opportunity,
+    OpportunityQuery,
+    Status,
+    record_label,
+)
 from matcher.engine import Engine
 from matcher.errors import InvalidRecord, NotFound
 from matcher.intake import RawRecord, read_records
@@ -63,9 +72,8 @@ def list_opportunities(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> OpportunityPage:
     """Les opportunités dans l'ordre des id, filtrées par type, département, territoire ou statut."""
-    total, items = engine.opportunities(
-        kind=kind, department=department, territory=territory, status=status, offset=offset, limit=limit
-    )
+    query = OpportunityQuery(kind, department, territory, status, offset, limit)
+    total, items = engine.opportunities(query)
     return OpportunityPage(total=total, offset=offset, limit=limit, items=items)
 
 

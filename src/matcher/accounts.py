@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from matcher.domain import territory_key
 from matcher.errors import InvalidRecord
 
 #: Prefix of every token, so that a leaked one is recognisable in logs and secret scanners.
@@ -50,11 +51,6 @@ class User:
             return False
         wanted = territory_key(territory)
         return any(territory_key(t) == wanted for t in self.territories)
-
-
-def territory_key(territory: str) -> str:
-    """Territory names compare without case and with spaces collapsed."""
-    return " ".join(territory.split()).casefold()
 
 
 def hash_token(token: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 
 import numpy as np
@@ -72,7 +72,7 @@ class CatalogueView:
         return np.searchsorted(self.arrays["row_id"], row_ids)
 
 
-def among(column: np.ndarray, values: list[str] | set[str]) -> np.ndarray:
+def among(column: np.ndarray, values: Collection[str]) -> np.ndarray:
     """Mask of the cells of ``column`` equal to one of ``values`` (fast for a few values)."""
     values = list(values)
     if len(values) > 8:

@@ -7,10 +7,21 @@ field means "no constraint" (for a profile) or "unknown" (for an opportunity), n
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from matcher.errors import InvalidRecord
 
@@ -72,6 +83,24 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 
 
+def territory_key(territory: str) -> str:
+    """How territory names compare: Unicode-normalised, invisible characters dropped, spaces
+    collapsed, case ignored (« CC  Creuse Grand Sud » is « cc creuse grand sud »)."""
+    text = unicodedata.normalize("NFKC", territory)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # zero-width and the like
+    return " ".join(text.split()).casefold()
+
+
+def _canonical_territory(territory: str) -> str:
+    """A territory name as stored: Unicode-normalised, invisible characters dropped, spaces
+    collapsed; its case is kept as written."""
+    text = unicodedata.normalize("NFC", territory)
+    return " ".join("".join(c for c in text if unicodedata.category(c) != "Cf").split())
+
+
+TerritoryName = Annotated[str, AfterValidator(_canonical_territory), Field(min_length=1, max_length=200)]
+
+
 class Contract(BaseModel):
     """Base of every record: unknown fields are an error, strings are stripped."""
 
@@ -117,7 +146,7 @@ class Opportunity(Contract):
     title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
     description: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)]
     sector: Sector | None = None
-    territory: ShortText
+    territory: TerritoryName
     location: Location
     price_eur: Euros | None = None
     revenue_eur: Euros | None = None
@@ -140,6 +169,13 @@ class Opportunity(Contract):
 
 class HolderProfile(Contract):
     """A project holder: the project in their own words, and their constraints."""
+
+    @property
+    def key(self) -> str:
+        """The id of a stored profile (every stored profile has one; an ad-hoc query may not)."""
+        if self.id is None:
+            raise ValueError("profil sans id : seul un profil enregistré a une clé")
+        return self.id
 
     id: RecordId | None = None
     name: ShortText | None = None
@@ -173,6 +209,28 @@ class HolderProfile(Contract):
 
 
 ReasonValue = float | int | str | list[str] | None
+
+
+@dataclass(frozen=True)
+class OpportunityQuery:
+    """Which stored opportunities to list (None: any), and which page of them, in id order."""
+
+    kind: str | None = None
+    department: str | None = None
+    territory: str | None = None
+    status: str | None = None
+    offset: int = 0
+    limit: int | None = 50
+
+
+@dataclass(frozen=True)
+class HolderQuery:
+    """Which stored profiles to list (None: any), and which page of them (all without a limit)."""
+
+    digest_opt_in: bool | None = None
+    share_with_territories: bool | None = None
+    offset: int = 0
+    limit: int | None = None
 
 
 def profile_text(profile: HolderProfile) -> str:
@@ -255,7 +313,7 @@ _MESSAGES: dict[str, str] = {
 }
 
 
-def french_message(error: dict[str, Any]) -> str:
+def french_message(error: Mapping[str, Any]) -> str:
     """The French wording of one pydantic error (a dict of ``ValidationError.errors()``)."""
     kind, ctx = error["type"], error.get("ctx", {})
     if kind in _MESSAGES:

@@ -65,7 +65,7 @@ class SentenceTransformerEncoder:
         dimension = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
         )
-        self.dim = int(dimension())
+        self.dim = int(dimension() or 0)
         # A local model is known by its resolved path, a hub model by its name.
         name = str(Path(model).resolve()) if Path(model).exists() else model
         self.identity = f"sentence-transformers:{name}:{self.dim}"

@@ -283,14 +283,16 @@ def _warnings(
 def describe_relaxation(option: RelaxationOption) -> Relaxation:
     """The sentence a counsellor reads to widen a search with the client."""
     more = f"{_plural(option.additional, 'offre')} de plus"
-    if option.constraint == "max_distance_km":
-        message = f"{more} jusqu'à {option.value:.0f} km"
-    elif option.constraint == "budget_eur":
-        message = f"{more} avec un budget de {euros(option.value)}"
-    elif option.constraint == "departments":
-        message = f"{more} en ajoutant : {', '.join(department_label(d) for d in option.value)}"
+    value = option.value
+    if isinstance(value, list):
+        if option.constraint == "departments":
+            message = f"{more} en ajoutant : {', '.join(department_label(d) for d in value)}"
+        else:
+            message = f"{more} en acceptant aussi : {', '.join(KIND_LABELS[k] for k in value)}"
+    elif option.constraint == "max_distance_km":
+        message = f"{more} jusqu'à {value:.0f} km"
     else:
-        message = f"{more} en acceptant aussi : {', '.join(KIND_LABELS[k] for k in option.value)}"
+        message = f"{more} avec un budget de {euros(value)}"
     return Relaxation(
         constraint=option.constraint,
         value=option.value,

@@ -7,6 +7,7 @@ the previous ones let through, so the counts add up to everything excluded.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -59,7 +60,7 @@ def hard_filters(
     profile: HolderProfile,
     view: CatalogueView,
     today: date,
-    rejected_ids: set[str] = frozenset(),
+    rejected_ids: Collection[str] = frozenset(),
     positions: np.ndarray | None = None,
 ) -> FilterOutcome:
     """Evaluate every hard constraint of ``profile``, vectorised, over the whole catalogue or

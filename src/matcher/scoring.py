@@ -133,4 +133,9 @@ def on_topic(parts: dict[str, float]) -> bool:
 
 
 def final_scores(parts: dict[str, np.ndarray], weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
-    return sum(weight * parts[name] for name, weight in weights.as_dict().items())
+    """The weighted sum of the components, added in the components' order."""
+    (first, weight), *rest = weights.as_dict().items()
+    total = weight * parts[first]
+    for name, weight in rest:
+        total = total + weight * parts[name]
+    return total

@@ -135,15 +135,15 @@ class DigestRun:
         s = self.summary
         message = self.composer.compose(digest, s.run_id)
         if s.dry_run:
-            self.transport.send(message, digest.holder.id)
+            self.transport.send(message, digest.holder.key)
             s.emails_sent += 1
             return True
         suggested = [suggestion.opportunity.id for suggestion in digest.suggestions]
         with self.ledger.recording(
-            s.run_id, digest.holder.id, suggested, s.clock, message["Message-ID"]
+            s.run_id, digest.holder.key, suggested, s.clock, message["Message-ID"]
         ) as opted_in:
             if opted_in:
-                self.transport.send(message, digest.holder.id)
+                self.transport.send(message, digest.holder.key)
         if not opted_in:
             return False
         s.emails_sent += 1
@@ -237,7 +237,7 @@ def _run(
     reachable = [h for h in holders if h.email]
     for holder in holders:
         if not holder.email:
-            summary.failures.append((holder.id, "pas d'adresse e-mail dans le profil"))
+            summary.failures.append((holder.key, "pas d'adresse e-mail dans le profil"))
             summary.failed += 1
     done = summary.failed
     if progress:
@@ -253,7 +253,7 @@ def _run(
                         summary.withdrawn += 1
                 except (Refused, UnusableAddress) as error:
                     summary.failed += 1
-                    summary.failures.append((digest.holder.id, str(error)))
+                    summary.failures.append((digest.holder.key, str(error)))
             done += 1
             if progress:
                 progress(done, len(holders))
@@ -262,7 +262,7 @@ def _run(
         summary.status = "completed"
     except TransportFailed as error:
         summary.failed += 1
-        summary.failures.append((digest.holder.id, "non envoyé, le serveur ne répondait plus"))
+        summary.failures.append((digest.holder.key, "non envoyé, le serveur ne répondait plus"))
         summary.stopped_by = str(error)
         summary.status = "interrupted"
     except BaseException:

@@ -160,7 +160,7 @@ class Composer:
         holder = digest.holder
         count = len(digest.suggestions)
         origin = holder.origin.commune if holder.origin else None
-        unsubscribe = unsubscribe_url(self.settings, make_token(self.secret_key, holder.id))
+        unsubscribe = unsubscribe_url(self.settings, make_token(self.secret_key, holder.key))
         context = {
             "name": holder.name,
             "count": count,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from matcher.clock import as_utc
-from matcher.domain import HolderProfile, Match, Opportunity
+from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, Opportunity
 from matcher.engine import Engine
 from matcher.scoring import on_topic
 
@@ -46,7 +46,7 @@ class HolderDigest:
 def digest_holders(engine: Engine, holder_id: str | None = None) -> list[HolderProfile]:
     """Holders who asked for the digest (all, or the one named); NotFound for an unknown id."""
     if holder_id is None:
-        return engine.holders(digest_opt_in=True)[1]
+        return engine.holders(HolderQuery(digest_opt_in=True))[1]
     holder = engine.holder(holder_id)
     return [holder] if engine.digest_opted_in(holder_id) else []
 
@@ -66,26 +66,26 @@ def select_digests(
     last = ledger.last_clocks()
     windows: dict[datetime, list[HolderProfile]] = defaultdict(list)
     for holder in holders:
-        windows[last.get(holder.id, clock - FIRST_WINDOW)].append(holder)
+        windows[last.get(holder.key, clock - FIRST_WINDOW)].append(holder)
     for since, group in sorted(windows.items()):
         fresh = engine.new_opportunities(since, clock) if since < clock else {}
-        sent = ledger.already_sent((h.id for h in group), list(fresh))
+        sent = ledger.already_sent((h.key for h in group), list(fresh))
         for start in range(0, len(group), batch_size):
             batch = group[start : start + batch_size]
-            results = [None] * len(batch)
+            results: list[MatchResult | None] = [None] * len(batch)
             if fresh:
                 # Ask for enough that dropping what was already sent still leaves ``limit``.
-                extra = max(len(sent.get(h.id, ())) for h in batch)
-                results = engine.match_many(batch, top=limit + extra, today=today, among=set(fresh))
+                extra = max(len(sent.get(h.key, ())) for h in batch)
+                results = list(engine.match_many(batch, top=limit + extra, today=today, among=set(fresh)))
             for holder, result in zip(batch, results, strict=True):
-                digest = HolderDigest(holder, since, first=holder.id not in last)
+                digest = HolderDigest(holder, since, first=holder.key not in last)
                 if result is not None:
                     # A weekly e-mail carries only offers about the project: a thin link is
                     # worth a counsellor's look, not an unsolicited message.
                     kept = [
                         m
                         for m in result.matches
-                        if m.opportunity_id not in sent.get(holder.id, ()) and on_topic(m.components)
+                        if m.opportunity_id not in sent.get(holder.key, ()) and on_topic(m.components)
                     ]
                     digest.suggestions = [
                         Suggestion(m.model_copy(update={"rank": rank}), fresh[m.opportunity_id])

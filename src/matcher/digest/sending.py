@@ -64,6 +64,7 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         try:
+            smtp: smtplib.SMTP
             if s.smtp_port == 465:
                 smtp = smtplib.SMTP_SSL(
                     s.smtp_host, s.smtp_port, timeout=self.timeout, context=ssl.create_default_context()

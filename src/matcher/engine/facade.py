@@ -20,7 +20,15 @@ from matcher import accounts
 from matcher.accounts import Role, User
 from matcher.catalogue import CatalogueView
 from matcher.config import Settings
-from matcher.domain import HolderProfile, Match, MatchResult, Opportunity, Verdict
+from matcher.domain import (
+    HolderProfile,
+    HolderQuery,
+    Match,
+    MatchResult,
+    Opportunity,
+    OpportunityQuery,
+    Verdict,
+)
 from matcher.encoders import Encoder, load_encoder
 from matcher.engine.caches import DocumentCache, QueryCache
 from matcher.engine.ranking import Ranker
@@ -130,7 +138,7 @@ class Engine:
     def load_gazetteer(self, path: Path) -> int:
         """Replace the communes table with the INSEE CSV at ``path``; returns the row count."""
         frame = read_communes_csv(path)
-        return self.store.gazetteer.replace(frame.to_dict("records"))
+        return self.store.gazetteer.replace(frame.to_dict("records"))  # type: ignore[arg-type]
 
     # --- records in ------------------------------------------------------------------------
 
@@ -170,20 +178,9 @@ class Engine:
         """The stored opportunity; NotFound for an unknown id."""
         return self.store.catalogue.get(opportunity_id)
 
-    def opportunities(
-        self,
-        *,
-        kind: str | None = None,
-        department: str | None = None,
-        territory: str | None = None,
-        status: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> tuple[int, list[Opportunity]]:
+    def opportunities(self, query: OpportunityQuery = OpportunityQuery()) -> tuple[int, list[Opportunity]]:
         """(total matching, one page) of opportunities, in id order."""
-        return self.store.catalogue.page(
-            kind=kind, department=department, territory=territory, status=status, offset=offset, limit=limit
-        )
+        return self.store.catalogue.page(query)
 
     def new_opportunities(self, since: datetime, clock: datetime) -> dict[str, Opportunity]:
         """Published opportunities created or changed in ``(since, clock]``, by id."""
@@ -199,21 +196,9 @@ class Engine:
         """The stored profile; NotFound for an unknown id."""
         return self.store.holders.get(holder_id)
 
-    def holders(
-        self,
-        *,
-        digest_opt_in: bool | None = None,
-        share_with_territories: bool | None = None,
-        offset: int = 0,
-        limit: int | None = None,
-    ) -> tuple[int, list[HolderProfile]]:
-        """(total matching, one page) of profiles in id order; all of them without ``limit``."""
-        return self.store.holders.page(
-            digest_opt_in=digest_opt_in,
-            share_with_territories=share_with_territories,
-            offset=offset,
-            limit=limit,
-        )
+    def holders(self, query: HolderQuery = HolderQuery()) -> tuple[int, list[HolderProfile]]:
+        """(total matching, one page) of profiles in id order; all of them without a limit."""
+        return self.store.holders.page(query)
 
     def erase_holder(self, holder_id: str) -> None:
         """Right to erasure: the profile, its feedback and its sent-suggestion history."""
@@ -287,11 +272,8 @@ class Engine:
     def health(self) -> Health:
         """The database's and the index's state, for monitoring; never raises for a dead database."""
         index = self.keeper.index
-        loaded = {
-            "index_loaded": index is not None,
-            "indexed": 0 if index is None else len(index),
-            "encoder": None if index is None else index.encoder_identity,
-        }
+        indexed = 0 if index is None else len(index)
+        encoder = None if index is None else index.encoder_identity
         try:
             opportunities, holders = self.store.catalogue.count(), self.store.holders.count()
             seq = self.store.catalogue.seq()
@@ -299,12 +281,16 @@ class Engine:
             return Health(
                 database_ok=False,
                 database_error=f"base de données injoignable ({type(error).__name__})",
-                **loaded,
+                index_loaded=index is not None,
+                indexed=indexed,
+                encoder=encoder,
             )
         return Health(
             database_ok=True,
             opportunities=opportunities,
             holders=holders,
+            index_loaded=index is not None,
+            indexed=indexed,
+            encoder=encoder,
             index_up_to_date=None if index is None else seq == self.keeper.seq,
-            **loaded,
         )

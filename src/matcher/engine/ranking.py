@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 from scipy import sparse
 
-from matcher.domain import HolderProfile, Match, MatchResult, profile_text
+from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, profile_text
 from matcher.encoders import Encoder, embed_documents
 from matcher.engine.caches import DocumentCache, QueryCache
 from matcher.engine.upkeep import IndexKeeper
@@ -102,7 +102,8 @@ class Ranker:
         outcome = hard_filters(profile, view, search.today, seeker.rejected, search.positions)
         allowed = outcome.allowed_row_ids
         pool = max(search.top * POOL_PER_RESULT, MIN_POOL)
-        similarities, row_ids = self.keeper.index.search(seeker.vector, pool, allowed=allowed)
+        index, _ = self.keeper.loaded()
+        similarities, row_ids = index.search(seeker.vector, pool, allowed=allowed)
         found = row_ids[0] >= 0
         matches = self._rank(seeker, row_ids[0][found], similarities[0][found], outcome, search)
         relaxations = []
@@ -126,14 +127,15 @@ class Ranker:
     ) -> list[Match]:
         if len(row_ids) == 0:
             return []
-        profile, view, index = seeker.profile, self.keeper.view, self.keeper.index
+        profile, view = seeker.profile, self.keeper.view
+        index, lexical_model = self.keeper.loaded()
         positions = view.positions(row_ids)
         distances_km = outcome.distances_at(positions)
         # The semantic component is the closer of the whole offer and its best passage.
         similarities = np.maximum(similarities, index.best_piece(seeker.vector, row_ids))
-        documents = self.documents.get(row_ids.tolist(), self.keeper.store.catalogue.by_row_id, index.lexical)
+        documents = self.documents.get(row_ids.tolist(), self.keeper.store.catalogue.by_row_id, lexical_model)
         query = profile_text(profile)
-        lexical = index.lexical.similarity(query, sparse.vstack([d.vector for d in documents]))
+        lexical = lexical_model.similarity(query, sparse.vstack([d.vector for d in documents]))
         partner_counts = partner_offers(view, positions, profile.partner_sector, search.today)
         parts = components(
             profile, view, positions, similarities, lexical, distances_km, partner_counts, search.today
@@ -149,7 +151,7 @@ class Ranker:
                 parts=own,
                 distance_km=distance,
                 partner_count=int(partner_counts[i]),
-                shared_words=index.lexical.shared_words(query, documents[i].stems),
+                shared_words=lexical_model.shared_words(query, documents[i].stems),
             )
             reasons, warnings = explain(profile, opportunity, facts, search.today, self.weights)
             matches.append(
@@ -177,7 +179,7 @@ class Ranker:
         breaks is not a candidate.
         """
         self.keeper.store.catalogue.get(opportunity_id)  # NotFound for an unknown id
-        _, holders = self.keeper.store.holders.page(share_with_territories=True)
+        _, holders = self.keeper.store.holders.page(HolderQuery(share_with_territories=True))
         results = self.match_many(holders, top=1, today=today, among={opportunity_id})
         ranked = [(h, r.matches[0]) for h, r in zip(holders, results, strict=True) if r.matches]
         ranked.sort(key=lambda pair: -pair[1].score)

@@ -79,16 +79,18 @@ class IndexKeeper:
             everything = self.index is None or full
             rows = self.store.catalogue.changed_since(0 if everything else self.seq)
             report = SyncReport()
-            if everything:
+            if everything or self.index is None:
                 self.view = CatalogueView()
-                self.index, report.reason = self._load(full)
+                index, report.reason = self._load(full)
                 report.rebuilt = bool(report.reason)
                 self.documents.clear()
+            else:
+                index = self.index
             self.view.upsert(rows)
             self.documents.drop(row.row_id for row in rows)
-            self._sync_vectors(self.index, rows, everything, report, progress)
-            self.seq = seq
-            report.indexed = len(self.index)
+            self._sync_vectors(index, rows, everything, report, progress)
+            self.index, self.seq = index, seq
+            report.indexed = len(index)
             self.dirty |= report.changed
             return report
 
@@ -158,6 +160,13 @@ class IndexKeeper:
         self.documents.clear()  # TF-IDF rows of the old vocabulary
         report.notes.append(f"modèle lexical réajusté sur {n} offres")
         self.dirty = True
+
+    def loaded(self) -> tuple[VectorIndex, LexicalModel]:
+        """The index and its lexical model, as the last refresh left them."""
+        index = self.index
+        if index is None or index.lexical is None:
+            raise RuntimeError("index not loaded: refresh() first")
+        return index, index.lexical
 
     def save(self) -> bool:
         """Write the index if it changed since loaded; returns whether it wrote."""

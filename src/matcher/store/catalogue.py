@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, defer
 
 from matcher.clock import utcnow
-from matcher.domain import Opportunity
+from matcher.domain import Opportunity, OpportunityQuery, territory_key
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store.database import Database
 from matcher.store.schema import CatalogueState, OpportunityRow
@@ -34,6 +34,7 @@ def opportunity_columns(opportunity: Opportunity) -> dict[str, Any]:
         "kind": opportunity.kind,
         "status": opportunity.status,
         "territory": opportunity.territory,
+        "territory_key": territory_key(opportunity.territory),
         "sector": opportunity.sector,
         "department": loc.department,
         "lat": loc.lat,
@@ -130,31 +131,25 @@ class CatalogueStore:
             )
             return {row_id: Opportunity.model_validate(payload) for row_id, payload in rows}
 
-    def page(
-        self,
-        *,
-        kind: str | None = None,
-        department: str | None = None,
-        territory: str | None = None,
-        status: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> tuple[int, list[Opportunity]]:
+    def page(self, query: OpportunityQuery = OpportunityQuery()) -> tuple[int, list[Opportunity]]:
         """(total matching, one page) of opportunities, in id order."""
         conditions = [
             column == value
             for column, value in (
-                (OpportunityRow.kind, kind),
-                (OpportunityRow.department, department),
-                (OpportunityRow.territory, territory),
-                (OpportunityRow.status, status),
+                (OpportunityRow.kind, query.kind),
+                (OpportunityRow.department, query.department),
+                (
+                    OpportunityRow.territory_key,
+                    None if query.territory is None else territory_key(query.territory),
+                ),
+                (OpportunityRow.status, query.status),
             )
             if value is not None
         ]
         with self.database.session() as session:
             total = session.scalar(select(func.count()).select_from(OpportunityRow).where(*conditions))
             stmt = select(OpportunityRow.payload).where(*conditions).order_by(OpportunityRow.id)
-            page = session.scalars(stmt.offset(offset).limit(limit))
+            page = session.scalars(stmt.offset(query.offset).limit(query.limit))
             return total or 0, [Opportunity.model_validate(p) for p in page]
 
     def count(self) -> int:

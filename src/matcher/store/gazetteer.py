@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from matcher.store.database import Database
 from matcher.store.schema import CommuneRow
@@ -19,7 +19,7 @@ class GazetteerStore:
     def replace(self, records: list[dict[str, Any]]) -> int:
         with self.database.session() as session:
             session.execute(delete(CommuneRow))
-            session.execute(CommuneRow.__table__.insert(), records)
+            session.execute(insert(CommuneRow), records)
         return len(records)
 
     def communes(self) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from matcher.clock import utcnow
-from matcher.domain import HolderProfile, Verdict
+from matcher.domain import HolderProfile, HolderQuery, Verdict
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store.catalogue import SaveOutcome
 from matcher.store.database import Database
@@ -90,27 +90,20 @@ class HolderStore:
         with self.database.session() as session:
             return bool(session.scalar(select(HolderRow.digest_opt_in).where(HolderRow.id == holder_id)))
 
-    def page(
-        self,
-        *,
-        digest_opt_in: bool | None = None,
-        share_with_territories: bool | None = None,
-        offset: int = 0,
-        limit: int | None = None,
-    ) -> tuple[int, list[HolderProfile]]:
+    def page(self, query: HolderQuery = HolderQuery()) -> tuple[int, list[HolderProfile]]:
         """(total matching, one page) of holder profiles, in id order; all of them without limit."""
         conditions = [
             column == value
             for column, value in (
-                (HolderRow.digest_opt_in, digest_opt_in),
-                (HolderRow.share_with_territories, share_with_territories),
+                (HolderRow.digest_opt_in, query.digest_opt_in),
+                (HolderRow.share_with_territories, query.share_with_territories),
             )
             if value is not None
         ]
         with self.database.session() as session:
             total = session.scalar(select(func.count()).select_from(HolderRow).where(*conditions))
-            stmt = select(HolderRow.payload).where(*conditions).order_by(HolderRow.id).offset(offset)
-            page = session.scalars(stmt if limit is None else stmt.limit(limit))
+            stmt = select(HolderRow.payload).where(*conditions).order_by(HolderRow.id).offset(query.offset)
+            page = session.scalars(stmt.limit(query.limit))
             return total or 0, [HolderProfile.model_validate(p) for p in page]
 
     def count(self) -> int:

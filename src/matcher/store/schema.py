@@ -51,6 +51,8 @@ class OpportunityRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     territory: Mapped[str] = mapped_column(String(200), index=True)
+    # How listings by territory compare (matcher.domain.territory_key): no case, spaces collapsed.
+    territory_key: Mapped[str] = mapped_column(String(200), index=True)
     sector: Mapped[str | None] = mapped_column(String(32))
     department: Mapped[str] = mapped_column(String(3))
     lat: Mapped[float] = mapped_column(Float)

@@ -7,6 +7,8 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,7 +20,7 @@ depends_on = None
 UTC_DATETIME = sa.DateTime(timezone=True)
 
 
-def _tables() -> list[tuple[str, list[sa.Column | sa.Constraint]]]:
+def _tables() -> list[tuple[str, list[Any]]]:
     return [
         (
             "opportunities",
