@@ -8,7 +8,7 @@ from matcher.domain import HolderProfile
 from matcher.explain import MatchFacts, explain
 from matcher.geo import haversine_km
 from matcher.scoring import DEFAULT_WEIGHTS, components, final_scores, partner_offers
-from tests.handmade import CATALOGUE, PLACES, TODAY, hand_view
+from tests.handmade import CATALOGUE, PLACES, TODAY, hand_view, offer
 
 BY_ID = {o.id: o for o in CATALOGUE}
 
@@ -21,7 +21,7 @@ def parts_for(profile: HolderProfile, offer_id: str, semantic: float = 0.5, lexi
     if origin is not None:
         loc = BY_ID[offer_id].location
         distances = haversine_km(origin.lat, origin.lon, np.array([loc.lat]), np.array([loc.lon]))
-    partner = partner_offers(view, position, profile.partner_sector, TODAY)
+    partner = partner_offers(view, position, profile.partner_family, TODAY)
     parts = components(
         profile, view, position, np.array([semantic]), np.array([lexical]), distances, partner, TODAY
     )
@@ -109,3 +109,26 @@ def test_shared_words_need_the_lexical_evidence() -> None:
 
 def test_weights_sum_to_one() -> None:
     assert abs(sum(DEFAULT_WEIGHTS.as_dict().values()) - 1.0) < 1e-9
+
+
+def test_a_different_trade_of_the_same_family_is_a_warning_not_a_match() -> None:
+    nurse = HolderProfile(project="Je veux faire des tournées à domicile.", trades=["infirmière"])
+    parts = {name: 0.0 for name in DEFAULT_WEIGHTS.as_dict()} | {"semantic": 0.4, "sector": 0.0}
+    facts = MatchFacts(parts=parts, distance_km=None, partner_count=0, shared_words=[])
+    dentist = offer("dentist", "activity", "felletin", title="Cabinet dentaire à reprendre", sector="santé")
+    reasons, warnings = explain(nurse, dentist, facts, TODAY)
+    (differs,) = [w for w in warnings if w.code == "trade_differs"]
+    assert differs.text == "Métier différent : dentiste"
+    assert differs.values == {"trade": "J1103", "label": "dentiste", "sought": ["J1506"]}
+    assert "trade_sought" not in codes(reasons)
+
+    nursing = offer("nursing", "activity", "felletin", title="Infirmier·ère libéral·e", sector="santé")
+    reasons, warnings = explain(nurse, nursing, facts, TODAY)
+    assert "trade_differs" not in codes(warnings)
+    (sought,) = [r for r in reasons if r.code == "trade_sought"]
+    assert sought.text == "Métier recherché : infirmier"
+
+    # A baker and a grocery: other families, so no trade warning (the sector warning says it).
+    baker = HolderProfile(project="Boulanger", trades=["boulanger"])
+    reasons, warnings = explain(baker, BY_ID["grocery"], facts, TODAY)
+    assert "trade_differs" not in codes(warnings) and "sector_differs" in codes(warnings)

@@ -197,7 +197,7 @@ def partner_jobs(holder: HolderProfile, offer: Opportunity, catalogue: list[Oppo
         for other in catalogue
         if other.id != offer.id
         and other.kind in ("activity", "takeover")
-        and other.sector == holder.partner_sector
+        and other.sector_family == holder.partner_family
         and not breaks(HolderProfile(project="-"), other)
         and km(here.lat, here.lon, other.location.lat, other.location.lon) <= 30
     ]
@@ -210,7 +210,7 @@ def test_missing_data_never_counts_as_a_fit(engine):
             seen_unpriced += 1
             assert match.components["budget"] == 0
             assert not any("budget" in r.text or r.code == "budget_fits" for r in match.reasons)
-        if not holder.sectors:
+        if not holder.families:
             assert match.components["sector"] == 0
         if holder.origin is None:
             assert match.components["distance"] == 0

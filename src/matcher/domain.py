@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from matcher.errors import InvalidRecord
+from matcher.taxonomy import FAMILIES, Taxonomy
 
 MAX_DESCRIPTION_CHARS = 20_000
 MAX_PROJECT_CHARS = 5_000
@@ -39,39 +40,23 @@ KIND_LABELS: dict[str, str] = {
     "coworking": "espace de coworking / tiers-lieu",
 }
 
-#: The sector vocabulary: code -> French label. Codes are what records carry.
-SECTORS: dict[str, str] = {
-    "agriculture": "agriculture",
-    "alimentation": "métiers de bouche",
-    "restauration": "restauration",
-    "hebergement": "hébergement touristique",
-    "commerce": "commerce",
-    "artisanat": "artisanat",
-    "batiment": "bâtiment",
-    "sante": "santé",
-    "social": "social et petite enfance",
-    "services": "services",
-    "numerique": "numérique",
-    "culture": "culture",
-    "tourisme": "tourisme",
-    "tiers-lieu": "tiers-lieu",
-}
-Sector = Literal[
-    "agriculture",
-    "alimentation",
-    "restauration",
-    "hebergement",
-    "commerce",
-    "artisanat",
-    "batiment",
-    "sante",
-    "social",
-    "services",
-    "numerique",
-    "culture",
-    "tourisme",
-    "tiers-lieu",
-]
+#: A sector or trade as a person writes it (« boulangerie-pâtisserie », « santé », « J1506 »):
+#: kept as written; matcher reads it as a family and a trade (``matcher.taxonomy``).
+Label = Annotated[str, Field(min_length=1, max_length=120)]
+ROME_PATTERN = r"^[A-N]\d{4}$"
+RomeCode = Annotated[str, Field(pattern=ROME_PATTERN)]
+
+
+def _known_family(code: str) -> str:
+    if code not in FAMILIES:
+        raise ValueError(f"famille de secteurs inconnue : {code!r} ; familles : {', '.join(FAMILIES)}")
+    return code
+
+
+#: A sector family code (``matcher.taxonomy.FAMILIES``); records carry it beside the label.
+FamilyCode = Annotated[str, AfterValidator(_known_family)]
+#: The vocabulary's tables (no encoder): every record reads its labels through them.
+VOCABULARY = Taxonomy()
 
 #: Record ids and department codes, defined once: routes and the CLI derive their checks from these.
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -97,6 +82,23 @@ def _canonical_territory(territory: str) -> str:
     text = unicodedata.normalize("NFC", territory)
     return " ".join("".join(c for c in text if unicodedata.category(c) != "Cf").split())
 
+
+def _french_phone(number: str) -> str:
+    """« 05 55 66 77 88 », « +33 (0)5 55 66 77 88 », « 0555667788 », « 05.55.66.77.88 » are one
+    number, stored as « 05 55 66 77 88 »; overseas numbers keep their country code."""
+    digits = re.sub(r"[\s.\-/()]", "", number.replace("(0)", ""))
+    if re.fullmatch(r"(\+|00)33\d{9}", digits):
+        digits = "0" + digits[-9:]
+    if re.fullmatch(r"0[1-9]\d{8}", digits):
+        return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+    if re.fullmatch(r"(\+|00)(262|269|508|590|594|596|687|689)\d{6,9}", digits):
+        return "+" + digits.lstrip("+").removeprefix("00")
+    raise ValueError(
+        f"numéro de téléphone invalide : {number!r} ; format attendu 05 55 66 77 88 ou +33 5 55 66 77 88"
+    )
+
+
+PhoneNumber = Annotated[str, AfterValidator(_french_phone), Field(max_length=30)]
 
 TerritoryName = Annotated[str, AfterValidator(_canonical_territory), Field(min_length=1, max_length=200)]
 
@@ -145,7 +147,12 @@ class Opportunity(Contract):
     kind: Kind
     title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
     description: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)]
-    sector: Sector | None = None
+    #: The sector as written; ``sector_family`` and ``trade_code`` are what matcher read in it
+    #: (computed on intake: a value sent for them is replaced).
+    sector: Label | None = None
+    sector_family: FamilyCode | None = None
+    trade: Label | None = None
+    trade_code: RomeCode | None = None
     territory: TerritoryName
     location: Location
     price_eur: Euros | None = None
@@ -158,8 +165,27 @@ class Opportunity(Contract):
     # The listing's closing date; it may precede available_from (apply by March, start in
     # September).
     expires_on: date | None = None
+    contact_name: ShortText | None = None
+    contact_phone: PhoneNumber | None = None
     contact_email: Email | None = None
     status: Status = "published"
+
+    @model_validator(mode="after")
+    def _read_labels(self) -> Opportunity:
+        """The family and trade the labels name (tables only; intake adds the embedding fallback).
+
+        The trade: the one given, else the one the title names, else the sector label's. A
+        family or trade sent with nothing to derive it from is kept.
+        """
+        sector = VOCABULARY.classify(self.sector) if self.sector else None
+        trade = VOCABULARY.classify(self.trade).trade if self.trade else None
+        if trade is None and not self.trade:
+            named = VOCABULARY.infer_trades(self.title)
+            trade = named[0] if named else (sector.trade if sector else None)
+        family = (sector.family if sector else None) or (trade.family if trade else None)
+        self.sector_family = family or self.sector_family
+        self.trade_code = trade.code if trade else self.trade_code
+        return self
 
     def document(self) -> tuple[str, str]:
         """(title, body) as embedded and matched: the body carries the description and tags."""
@@ -185,21 +211,44 @@ class HolderProfile(Contract):
     project: Annotated[str, Field(min_length=1, max_length=MAX_PROJECT_CHARS)]
     experience: Annotated[str, Field(max_length=MAX_PROJECT_CHARS)] | None = None
     kinds: list[Kind] = []
-    sectors: list[Sector] = []
+    #: Sectors and trades as written; ``families`` and ``trade_codes`` are what matcher read in
+    #: them (and in the project, for a trade it names): computed on intake.
+    sectors: Annotated[list[Label], Field(max_length=20)] = []
+    families: list[FamilyCode] = []
+    trades: Annotated[list[Label], Field(max_length=20)] = []
+    trade_codes: list[RomeCode] = []
     budget_eur: Euros | None = None
     origin: Location | None = None
     max_distance_km: Annotated[float, Field(gt=0, le=2000)] | None = None
     departments: list[DepartmentCode] = []
     needs_housing: bool = False
     remote_worker: bool = False
-    partner_sector: Sector | None = None
+    partner_sector: Label | None = None
+    partner_family: FamilyCode | None = None
     available_from: date | None = None
     counsellor: Counsellor | None = None
 
-    @field_validator("kinds", "sectors", "departments")
+    @field_validator("kinds", "sectors", "families", "trades", "trade_codes", "departments")
     @classmethod
     def _no_repeats(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
+
+    @model_validator(mode="after")
+    def _read_labels(self) -> HolderProfile:
+        """The families and trades the labels name; with no trade named, the first one the
+        project or the experience names (« je suis infirmière… »)."""
+        sectors = [VOCABULARY.classify(s) for s in self.sectors]
+        named = [c.trade for c in (VOCABULARY.classify(t) for t in self.trades) if c.trade]
+        families = [c.family for c in sectors if c.family] + [t.family for t in named]
+        trades = named + [c.trade for c in sectors if c.trade]
+        # A trade the project names says what the person does; its family is not a sector
+        # they asked for (a carpenter may look for a shop to take over).
+        trades = trades or VOCABULARY.infer_trades(profile_text(self))[:1]
+        self.families = list(dict.fromkeys(families)) or self.families
+        self.trade_codes = list(dict.fromkeys(t.code for t in trades)) or self.trade_codes
+        if self.partner_sector:
+            self.partner_family = VOCABULARY.classify(self.partner_sector).family or self.partner_family
+        return self
 
     @model_validator(mode="after")
     def _distance_needs_origin(self) -> HolderProfile:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from matcher.domain import KIND_LABELS, SECTORS, HolderProfile, Opportunity, Reason, Relaxation
+from matcher.domain import KIND_LABELS, HolderProfile, Opportunity, Reason, Relaxation
 from matcher.filters import RelaxationOption
 from matcher.geo import DEPARTMENT_NAMES, short_name
 from matcher.scoring import DEFAULT_WEIGHTS, ON_TOPIC_LEXICAL, PARTNER_RADIUS_KM, Weights, on_topic
+from matcher.taxonomy import FAMILIES, TRADES, Trade
 
 MIN_REASONS, MAX_REASONS = 2, 5
 #: Cosine similarity above which the meaning of project and offer is called close.
@@ -62,6 +63,10 @@ def place_label(opportunity: Opportunity) -> str:
     )
 
 
+def _trade(opportunity: Opportunity) -> Trade | None:
+    return TRADES.get(opportunity.trade_code) if opportunity.trade_code else None
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count > 1 else ''}"
 
@@ -109,14 +114,26 @@ def explain(
                 ),
             )
         )
-    if parts["sector"] > 0 and opportunity.sector:
+    trade = _trade(opportunity)
+    if trade is not None and trade.code in profile.trade_codes:
+        ranked.append(
+            (
+                w["sector"] + 0.01,
+                Reason(
+                    code="trade_sought",
+                    text=f"Métier recherché : {trade.name}",
+                    values={"trade": trade.code, "label": trade.name},
+                ),
+            )
+        )
+    elif parts["sector"] > 0 and opportunity.sector_family:
         ranked.append(
             (
                 w["sector"],
                 Reason(
                     code="sector_sought",
-                    text=f"Secteur recherché : {SECTORS[opportunity.sector]}",
-                    values={"sector": opportunity.sector},
+                    text=f"Secteur recherché : {FAMILIES[opportunity.sector_family]}",
+                    values={"sector": opportunity.sector_family},
                 ),
             )
         )
@@ -189,17 +206,17 @@ def explain(
             else "Lieu adapté au télétravail"
         )
         ranked.append((w["remote"], Reason(code="remote_friendly", text=text)))
-    if parts["partner"] > 0 and profile.partner_sector:
+    if parts["partner"] > 0 and profile.partner_family:
         ranked.append(
             (
                 w["partner"] + 0.01,
                 Reason(
                     code="partner_work_nearby",
-                    text=f"{_plural(facts.partner_count, 'offre')} en {SECTORS[profile.partner_sector]} "
+                    text=f"{_plural(facts.partner_count, 'offre')} en {FAMILIES[profile.partner_family]} "
                     f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e",
                     values={
                         "count": facts.partner_count,
-                        "sector": profile.partner_sector,
+                        "sector": profile.partner_family,
                         "radius_km": PARTNER_RADIUS_KM,
                     },
                 ),
@@ -243,21 +260,37 @@ def _warnings(
         warnings.append(
             Reason(code="price_unknown", text="Montant non communiqué : à vérifier auprès du territoire")
         )
-    if profile.partner_sector and facts.partner_count == 0:
+    if profile.partner_family and facts.partner_count == 0:
         warnings.append(
             Reason(
                 code="no_partner_work",
-                text=f"Aucune offre en {SECTORS[profile.partner_sector]} "
+                text=f"Aucune offre en {FAMILIES[profile.partner_family]} "
                 f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e",
-                values={"sector": profile.partner_sector, "radius_km": PARTNER_RADIUS_KM},
+                values={"sector": profile.partner_family, "radius_km": PARTNER_RADIUS_KM},
             )
         )
-    if profile.sectors and opportunity.sector and opportunity.sector not in profile.sectors:
+    family = opportunity.sector_family
+    if profile.families and family and family not in profile.families:
         warnings.append(
             Reason(
                 code="sector_differs",
-                text=f"Secteur différent de ceux visés : {SECTORS[opportunity.sector]}",
-                values={"sector": opportunity.sector},
+                text=f"Secteur différent de ceux visés : {FAMILIES[family]}",
+                values={"sector": family},
+            )
+        )
+    trade = _trade(opportunity)
+    sought = [TRADES[c] for c in profile.trade_codes if c in TRADES]
+    # Another trade of a family the holder's trade belongs to: the sector matches, the job not.
+    if (
+        trade is not None
+        and trade.code not in profile.trade_codes
+        and trade.family in {t.family for t in sought}
+    ):
+        warnings.append(
+            Reason(
+                code="trade_differs",
+                text=f"Métier différent : {trade.name}",
+                values={"trade": trade.code, "label": trade.name, "sought": [t.code for t in sought]},
             )
         )
     start = profile.available_from or today

@@ -32,7 +32,7 @@ class Weights:
 
     semantic   cosine similarity of the project and the offer embeddings (meaning)
     lexical    TF-IDF overlap of their words (French stems, no stop words)
-    sector     the offer's sector is one the holder named
+    sector     the offer's sector family is one the holder named
     distance   exp(-km / DISTANCE_SCALE_KM) from where the holder lives
     budget     share of the budget left after the price (takeover, activity)
     housing    the holder needs housing and the offer provides it
@@ -70,14 +70,14 @@ COMPONENTS = tuple(DEFAULT_WEIGHTS.as_dict())
 
 
 def partner_offers(
-    view: CatalogueView, positions: np.ndarray, partner_sector: str | None, today: date
+    view: CatalogueView, positions: np.ndarray, partner_family: str | None, today: date
 ) -> np.ndarray:
-    """How many live activity or takeover offers in ``partner_sector`` lie near each position."""
-    if partner_sector is None or len(positions) == 0:
+    """How many live activity or takeover offers in ``partner_family`` lie near each position."""
+    if partner_family is None or len(positions) == 0:
         return np.zeros(len(positions), dtype=np.int64)
     a = view.arrays
     live = (a["status"] == "published") & ~(a["expires_on"] < day_number(today))
-    jobs = np.flatnonzero(live & (a["sector"] == partner_sector) & among(a["kind"], PRICED_KINDS))
+    jobs = np.flatnonzero(live & (a["sector"] == partner_family) & among(a["kind"], PRICED_KINDS))
     # One candidates x jobs distance matrix; an offer is no job for the partner of its taker.
     lat, lon = a["lat"], a["lon"]
     near = haversine_km(lat[positions][:, None], lon[positions][:, None], lat[jobs], lon[jobs])
@@ -109,7 +109,9 @@ def components(
     return {
         "semantic": np.clip(semantic, 0.0, 1.0),
         "lexical": np.clip(lexical, 0.0, 1.0),
-        "sector": among(a["sector"][positions], profile.sectors).astype(float) if profile.sectors else zeros,
+        "sector": among(a["sector"][positions], profile.families).astype(float)
+        if profile.families
+        else zeros,
         "distance": np.exp(-distances_km / DISTANCE_SCALE_KM) if distances_km is not None else zeros,
         "budget": budget,
         "housing": a["housing"][positions].astype(float) if profile.needs_housing else zeros,

@@ -196,8 +196,8 @@ def _vocabulary() -> _Vocabulary:
             by_word.setdefault(word, []).append((words, key))
     phrases: dict[str, list[tuple[tuple[str, ...], Trade]]] = {}
     for written, entry, searched in _named_entries():
-        if searched and entry.trade and (words := tuple(_words(written))):
-            phrases.setdefault(words[0], []).append((words, entry.trade))
+        if searched and entry.trade and (phrase := tuple(_words(written))):
+            phrases.setdefault(phrase[0], []).append((phrase, entry.trade))
     for candidates in phrases.values():
         candidates.sort(key=lambda phrase: -len(phrase[0]))
     fuzzy_keys = [key for key in keys if len(key) >= FUZZY_MIN_CHARS]
@@ -218,7 +218,7 @@ class Taxonomy:
         if found is not None:
             return found
         if self.encoder is not None and label_key(label):
-            family, cosine = self._nearest_family(label)
+            family, cosine = self._nearest_family(label, self.encoder)
             if cosine >= self.threshold:
                 return Classification(label, family, None, "embedding", cosine)
         return Classification(label, None, None, "unknown", 0.0)
@@ -291,13 +291,13 @@ class Taxonomy:
                 return Classification(label, entry.family, entry.trade, "fuzzy", best[1] / 100)
         return None
 
-    def _nearest_family(self, label: str) -> tuple[str, float]:
+    def _nearest_family(self, label: str, encoder: Encoder) -> tuple[str, float]:
         if self._anchors is None:  # once per Taxonomy: every label and synonym, by family
             named = _named_entries()
-            vectors = self.encoder.encode([written for written, _, _ in named])
+            vectors = encoder.encode([written for written, _, _ in named])
             self._anchors = (vectors, [entry.family for _, entry, _ in named])
         vectors, owners = self._anchors
-        cosines = vectors @ self.encoder.encode([label])[0]
+        cosines = vectors @ encoder.encode([label])[0]
         best = int(np.argmax(cosines))
         return owners[best], float(cosines[best])
 

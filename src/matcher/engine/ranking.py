@@ -136,7 +136,7 @@ class Ranker:
         documents = self.documents.get(row_ids.tolist(), self.keeper.store.catalogue.by_row_id, lexical_model)
         query = profile_text(profile)
         lexical = lexical_model.similarity(query, sparse.vstack([d.vector for d in documents]))
-        partner_counts = partner_offers(view, positions, profile.partner_sector, search.today)
+        partner_counts = partner_offers(view, positions, profile.partner_family, search.today)
         parts = components(
             profile, view, positions, similarities, lexical, distances_km, partner_counts, search.today
         )

@@ -35,7 +35,7 @@ def opportunity_columns(opportunity: Opportunity) -> dict[str, Any]:
         "status": opportunity.status,
         "territory": opportunity.territory,
         "territory_key": territory_key(opportunity.territory),
-        "sector": opportunity.sector,
+        "sector": opportunity.sector_family,
         "department": loc.department,
         "lat": loc.lat,
         "lon": loc.lon,

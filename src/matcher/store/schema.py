@@ -53,6 +53,7 @@ class OpportunityRow(Base):
     territory: Mapped[str] = mapped_column(String(200), index=True)
     # How listings by territory compare (matcher.domain.territory_key): no case, spaces collapsed.
     territory_key: Mapped[str] = mapped_column(String(200), index=True)
+    # The sector's family code (the label as written is in the payload).
     sector: Mapped[str | None] = mapped_column(String(32))
     department: Mapped[str] = mapped_column(String(3))
     lat: Mapped[float] = mapped_column(Float)
