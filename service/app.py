@@ -94,9 +94,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
 
-    from service.routers import health, holders, matches, opportunities, unsubscribe
+    from service.routers import health, holders, matches, opportunities, templates, unsubscribe
 
-    for module in (health, opportunities, matches, holders, unsubscribe):
+    for module in (health, opportunities, matches, holders, templates, unsubscribe):
         app.include_router(module.router)
     _document_patches(app)
     return app

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -30,7 +31,38 @@ MAX_DESCRIPTION_CHARS = 20_000
 MAX_PROJECT_CHARS = 5_000
 MAX_TITLE_CHARS = 200
 
-Kind = Literal["activity", "takeover", "coworking"]
+#: French names accepted for each kind besides its code; matched without regard to case,
+#: accents, spaces or punctuation (« Tiers lieu » is « tiers-lieu »). Records store the code.
+KIND_ALIASES: dict[str, str] = {
+    "offre d'activité": "activity",
+    "activité": "activity",
+    "installation": "activity",
+    "reprise": "takeover",
+    "reprise d'entreprise": "takeover",
+    "cession": "takeover",
+    "tiers-lieu": "coworking",
+    "espace de coworking": "coworking",
+    "espace de coworking / tiers-lieu": "coworking",
+}
+
+
+def _folded(text: str) -> str:
+    """Lower case, no accents, punctuation as single spaces: « Tiers-Lieu » -> "tiers lieu"."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", bare.lower()).split())
+
+
+_KIND_LOOKUP = {_folded(name): code for name, code in KIND_ALIASES.items()} | {
+    code: code for code in ("activity", "takeover", "coworking")
+}
+
+
+def _kind_code(value: Any) -> Any:
+    # Unknown names pass through unchanged, so the error quotes what the record said.
+    return _KIND_LOOKUP.get(_folded(value), value) if isinstance(value, str) else value
+
+
+Kind = Annotated[Literal["activity", "takeover", "coworking"], BeforeValidator(_kind_code)]
 Status = Literal["draft", "published", "archived"]
 Verdict = Literal["interested", "not_relevant", "contacted"]
 
@@ -66,6 +98,16 @@ DepartmentCode = Annotated[str, Field(pattern=DEPARTMENT_PATTERN)]
 Euros = Annotated[float, Field(ge=0, le=1e9)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+_FLAG_WORDS = {"oui": True, "vrai": True, "non": False, "faux": False}
+
+
+def _french_flag(value: Any) -> Any:
+    # Besides what pydantic reads as a boolean (true/false, 1/0, yes/no...), oui/non, vrai/faux.
+    return _FLAG_WORDS.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+
+Flag = Annotated[bool, BeforeValidator(_french_flag)]
 
 
 def territory_key(territory: str) -> str:
@@ -158,8 +200,8 @@ class Opportunity(Contract):
     price_eur: Euros | None = None
     revenue_eur: Euros | None = None
     staff: Annotated[int, Field(ge=0, le=100_000)] | None = None
-    housing: bool = False
-    remote_friendly: bool = False
+    housing: Flag = False
+    remote_friendly: Flag = False
     tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(max_length=30)] = []
     available_from: date | None = None
     # The listing's closing date; it may precede available_from (apply by March, start in
@@ -206,8 +248,8 @@ class HolderProfile(Contract):
     id: RecordId | None = None
     name: ShortText | None = None
     email: Email | None = None
-    digest_opt_in: bool = False
-    share_with_territories: bool = False
+    digest_opt_in: Flag = False
+    share_with_territories: Flag = False
     project: Annotated[str, Field(min_length=1, max_length=MAX_PROJECT_CHARS)]
     experience: Annotated[str, Field(max_length=MAX_PROJECT_CHARS)] | None = None
     kinds: list[Kind] = []
@@ -221,8 +263,8 @@ class HolderProfile(Contract):
     origin: Location | None = None
     max_distance_km: Annotated[float, Field(gt=0, le=2000)] | None = None
     departments: list[DepartmentCode] = []
-    needs_housing: bool = False
-    remote_worker: bool = False
+    needs_housing: Flag = False
+    remote_worker: Flag = False
     partner_sector: Label | None = None
     partner_family: FamilyCode | None = None
     available_from: date | None = None

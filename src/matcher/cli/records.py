@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import typer
 
 from matcher.cli.common import EXIT_REJECTED, engine_for, out, print_import_report
 from matcher.intake import RecordKind, format_from_suffix, read_file, read_records
+from matcher.spreadsheet import template
 
 import_app = typer.Typer(
     help="Importer des offres ou des profils (JSON Lines, JSON ou CSV).", no_args_is_help=True
@@ -35,6 +37,16 @@ def import_opportunities(file: Annotated[Path, typer.Argument(help="Fichier d'of
 def import_holders(file: Annotated[Path, typer.Argument(help="Fichier de profils.")]) -> None:
     """Importer des profils de porteurs de projet : ajout ou mise à jour par id."""
     _import("holders", file)
+
+
+@import_app.command("template")
+def import_template(
+    kind: Annotated[RecordKind, typer.Argument(help="opportunities (offres) ou holders (porteurs).")],
+) -> None:
+    """Écrire sur la sortie standard un modèle CSV à remplir dans un tableur (matcher import template
+    opportunities > modele.csv)."""
+    sys.stdout.buffer.write(template(kind))
+    sys.stdout.buffer.flush()
 
 
 @geo_app.command("load")

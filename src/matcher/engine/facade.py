@@ -46,6 +46,7 @@ from matcher.intake import (
 )
 from matcher.scoring import DEFAULT_WEIGHTS, Weights
 from matcher.store import DigestLedger, SaveOutcome, Store
+from matcher.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Engine:
         self.store = Store(settings.db_url)
         self._encoder = encoder
         self._encoder_lock = threading.Lock()
+        self._vocabulary: Taxonomy | None = None
         self._gazetteer: Gazetteer | None = None
         self._gazetteer_size = 0
         documents, queries = DocumentCache(), QueryCache()
@@ -89,6 +91,13 @@ class Engine:
                 if self._encoder is None:
                     self._encoder = load_encoder(self.settings.encoder)
         return self._encoder
+
+    @property
+    def vocabulary(self) -> Taxonomy:
+        """The sector and trade vocabulary with the encoder, for labels its tables cannot read."""
+        if self._vocabulary is None:
+            self._vocabulary = Taxonomy(self.encoder)
+        return self._vocabulary
 
     @property
     def weights(self) -> Weights:
@@ -144,15 +153,15 @@ class Engine:
 
     def validate_opportunity(self, raw: Any, label: str) -> Opportunity:
         """Parse and place an opportunity; InvalidRecord names the record and the field."""
-        return validate_opportunity(raw, label, self.gazetteer)
+        return validate_opportunity(raw, label, self.gazetteer, self.vocabulary)
 
     def validate_holder(self, raw: Any, label: str, require_id: bool = True) -> HolderProfile:
         """Parse a holder profile and place its origin."""
-        return validate_holder(raw, label, self.gazetteer, require_id)
+        return validate_holder(raw, label, self.gazetteer, require_id, self.vocabulary)
 
     def import_records(self, kind: RecordKind, records: list[RawRecord]) -> ImportReport:
         """Validate and upsert a file's records; the valid ones are kept, each reject explained."""
-        report = import_records(self.store, self.gazetteer, kind, records)
+        report = import_records(self.store, self.gazetteer, kind, records, self.vocabulary)
         if kind == "opportunities":
             self.refresh()
         return report
