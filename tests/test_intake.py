@@ -389,7 +389,7 @@ def test_oui_non_only_in_boolean_columns(make_engine):
     assert (stored.title, stored.housing, stored.remote_friendly) == ("Oui", True, False)
     rows[0][10] = "peut-être"
     [reject] = run_import(engine, french_csv(";", rows, header).encode()).rejected
-    assert "housing: doit valoir true ou false" in reject.reason
+    assert "housing: doit valoir oui ou non (true ou false)" in reject.reason
 
 
 @pytest.mark.parametrize(

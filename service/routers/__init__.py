@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Query, Request
 
 from matcher.domain import ID_PATTERN
 from matcher.errors import InvalidRecord
+from matcher.intake import quoted_amounts
 
 REQUEST_LABEL = "requête"
 #: Beyond this an offset is a client's mistake, and SQLite integers would overflow.
@@ -32,6 +33,8 @@ def parse_json(content: bytes) -> Any:
             REQUEST_LABEL, [("", "JSON illisible (imbrication ou nombre démesurés)")]
         ) from None
     _refuse_lone_surrogates(value, "")
+    if problems := quoted_amounts(value):
+        raise InvalidRecord(REQUEST_LABEL, problems)
     return value
 
 

@@ -127,7 +127,7 @@ async def import_opportunities(
     fmt = body_format or _IMPORT_FORMATS.get(content_type)
 
     def run() -> dict[str, Any]:
-        records = read_records(content, REQUEST_LABEL, fmt)
+        records = read_records(content, REQUEST_LABEL, fmt, kind="opportunities")
         if user.role is not Role.admin:
             records = [_within_scope(engine, user, record) for record in records]
         return engine.import_records("opportunities", records).as_dict()

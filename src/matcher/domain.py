@@ -52,19 +52,48 @@ def _folded(text: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", bare.lower()).split())
 
 
-_KIND_LOOKUP = {_folded(name): code for name, code in KIND_ALIASES.items()} | {
-    code: code for code in ("activity", "takeover", "coworking")
+STATUS_ALIASES: dict[str, str] = {
+    "publiée": "published",
+    "publié": "published",
+    "en ligne": "published",
+    "brouillon": "draft",
+    "archivée": "archived",
+    "archivé": "archived",
+}
+VERDICT_ALIASES: dict[str, str] = {
+    "intéressé": "interested",
+    "intéressée": "interested",
+    "intéressé·e": "interested",
+    "ça m'intéresse": "interested",
+    "pas pertinent": "not_relevant",
+    "pas pertinente": "not_relevant",
+    "non pertinent": "not_relevant",
+    "contacté": "contacted",
+    "contactée": "contacted",
+    "contacté·e": "contacted",
 }
 
 
-def _kind_code(value: Any) -> Any:
-    # Unknown names pass through unchanged, so the error quotes what the record said.
-    return _KIND_LOOKUP.get(_folded(value), value) if isinstance(value, str) else value
+def _aliased(codes: tuple[str, ...], aliases: dict[str, str]) -> BeforeValidator:
+    """A validator reading the French names of an enumeration as its codes; unknown names pass
+    through unchanged, so that the error quotes what the record said."""
+    lookup = {_folded(name): code for name, code in aliases.items()} | {code: code for code in codes}
+    return BeforeValidator(
+        lambda value: lookup.get(_folded(value), value) if isinstance(value, str) else value
+    )
 
 
-Kind = Annotated[Literal["activity", "takeover", "coworking"], BeforeValidator(_kind_code)]
-Status = Literal["draft", "published", "archived"]
-Verdict = Literal["interested", "not_relevant", "contacted"]
+Kind = Annotated[
+    Literal["activity", "takeover", "coworking"],
+    _aliased(("activity", "takeover", "coworking"), KIND_ALIASES),
+]
+Status = Annotated[
+    Literal["draft", "published", "archived"], _aliased(("draft", "published", "archived"), STATUS_ALIASES)
+]
+Verdict = Annotated[
+    Literal["interested", "not_relevant", "contacted"],
+    _aliased(("interested", "not_relevant", "contacted"), VERDICT_ALIASES),
+]
 
 KIND_LABELS: dict[str, str] = {
     "activity": "offre d'activité",
@@ -389,8 +418,8 @@ _MESSAGES: dict[str, str] = {
     "float_parsing": "doit être un nombre",
     "float_type": "doit être un nombre",
     "finite_number": "doit être un nombre fini",
-    "bool_parsing": "doit valoir true ou false",
-    "bool_type": "doit valoir true ou false",
+    "bool_parsing": "doit valoir oui ou non (true ou false)",
+    "bool_type": "doit valoir oui ou non (true ou false)",
     "date_from_datetime_parsing": "doit être une date AAAA-MM-JJ",
     "date_parsing": "doit être une date AAAA-MM-JJ",
     "date_type": "doit être une date AAAA-MM-JJ",

@@ -221,20 +221,20 @@ def _parse(text: str, start: int, end: int, label: str, with_line: bool) -> RawR
     except (_Limit, RecursionError, ValueError) as error:  # the last two: a safety net only
         problem = str(error) if isinstance(error, _Limit) else "nombre ou imbrication hors limites"
         return RawRecord(label, InvalidRecord(label, [("", f"JSON invalide ({problem})")]))
-    problems = _quoted_numbers(value)
+    problems = quoted_amounts(value)
     if problems:
         return RawRecord(label, InvalidRecord(record_label(value, label), problems))
     return RawRecord(label, value)
 
 
-def _quoted_numbers(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+def quoted_amounts(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     """Amounts written as strings: JSON has numbers, and « "30 000 €" » is not silently one."""
     if not isinstance(value, dict):
         return []
     problems = []
     for key, item in value.items():
         if isinstance(item, dict) and not prefix:
-            problems.extend(_quoted_numbers(item, f"{key}."))
+            problems.extend(quoted_amounts(item, f"{key}."))
         elif key in AMOUNT_FIELDS and isinstance(item, str):
             try:
                 number = parse_amount(item, euros=key.endswith("_eur"))

@@ -103,7 +103,7 @@ def demo(
         with engine_for(settings) as engine:
             for kind, name in DEMO_FILES:
                 path = data / name
-                report = engine.import_records(kind, read_records(read_file(path), str(path)))
+                report = engine.import_records(kind, read_records(read_file(path), str(path), kind=kind))
                 print_import_report(path, report)
             refresh_with_progress(engine)
             for holder_id in DEMO_HOLDERS:

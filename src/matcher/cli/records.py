@@ -20,7 +20,7 @@ geo_app = typer.Typer(help="Table des communes (gazetteer).", no_args_is_help=Tr
 
 def _import(kind: RecordKind, path: Path) -> None:
     with engine_for() as engine:
-        records = read_records(read_file(path), str(path), format_from_suffix(path))
+        records = read_records(read_file(path), str(path), format_from_suffix(path), kind=kind)
         report = engine.import_records(kind, records)
         print_import_report(path, report)
     if report.rejected:
