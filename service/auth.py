@@ -1,7 +1,8 @@
 """Authentication and authorisation as FastAPI dependencies.
 
 ``current_user`` turns a bearer token into an account (401 otherwise); ``require_role`` lets
-only some roles through (403 otherwise); ``ensure_territory`` checks an officer's scope.
+only some roles through (403 otherwise). An officer's territorial scope is the engine's to check
+(``Engine.publish``, ``editable``, ``import_records``), on the validated record.
 """
 
 from __future__ import annotations
@@ -56,15 +57,6 @@ def require_role(*roles: Role) -> Callable[[User], User]:
         return user
 
     return check
-
-
-def ensure_territory(user: User, territory: str) -> None:
-    """403 unless ``user`` may publish for ``territory`` (admins: any; officers: their own)."""
-    if not user.covers(territory):
-        scope = ", ".join(user.territories) or "aucun"
-        raise HTTPException(
-            403, f"le territoire « {territory} » n'est pas dans votre périmètre (vos territoires : {scope})"
-        )
 
 
 AnyUser = Annotated[User, Depends(current_user)]

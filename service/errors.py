@@ -1,7 +1,8 @@
 """The one place where errors become HTTP statuses, with a French message a person can act on.
 
 422 for anything a client sent that breaks the contract (one message per field), 404 for an
-unknown id, 409 for an id already taken, 413 for a body over the limit, 401 and 403 raised by
+unknown id, 409 for an id already taken, 413 for a body over the limit, 403 for a record outside
+the account's territories (the engine checks it), 401 and 403 (roles) raised by
 ``service.auth``. Nothing a client sends ends in a 500.
 """
 
@@ -27,6 +28,7 @@ from matcher.errors import (
     LocationUnresolved,
     MatcherError,
     NotFound,
+    OutOfScope,
     StoreUnavailable,
     WriteConflict,
 )
@@ -171,6 +173,10 @@ async def _already_exists(_: Request, exc: AlreadyExists) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
+async def _out_of_scope(_: Request, exc: OutOfScope) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=403)
+
+
 async def _write_conflict(_: Request, exc: WriteConflict) -> JSONResponse:
     log.info("conflit d'écriture : %s", exc.__cause__)
     return JSONResponse({"detail": str(exc)}, status_code=409)
@@ -212,6 +218,7 @@ HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[JSONRe
     (LocationUnresolved, _location_unresolved),
     (NotFound, _not_found),
     (AlreadyExists, _already_exists),
+    (OutOfScope, _out_of_scope),
     (WriteConflict, _write_conflict),
     (StoreUnavailable, _database_busy),
     (MatcherError, _other_matcher_error),

@@ -126,7 +126,7 @@ def test_catalogue_upserts_by_id_and_bumps_the_sequence_only_on_change(store: St
     total, page = store.catalogue.page(OpportunityQuery(kind="activity"))
     assert total == 1 and [o.id for o in page] == ["o-2"]
     assert store.catalogue.page(OpportunityQuery(offset=1, limit=1))[1][0].id == "o-2"
-    assert store.catalogue.exists("o-3") and not store.catalogue.exists("o-9")
+    assert store.catalogue.find("o-3").kind == "coworking" and store.catalogue.find("o-9") is None
     with pytest.raises(NotFound, match="opportunité inconnue : o-9"):
         store.catalogue.get("o-9")
 

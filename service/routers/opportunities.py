@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from matcher.accounts import Role, User
 from matcher.domain import (
     DEPARTMENT_PATTERN,
     HolderProfile,
@@ -18,12 +17,9 @@ from matcher.domain import (
     Opportunity,
     OpportunityQuery,
     Status,
-    record_label,
 )
-from matcher.engine import Engine
-from matcher.errors import InvalidRecord, NotFound
-from matcher.intake import RawRecord, read_records
-from service.auth import AnyUser, EngineDep, Publisher, ensure_territory
+from matcher.intake import read_records
+from service.auth import AnyUser, EngineDep, Publisher
 from service.routers import (
     REQUEST_LABEL,
     JsonBody,
@@ -51,13 +47,6 @@ router = APIRouter(
 )
 
 _IMPORT_FORMATS = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
-
-
-def _owned(engine: Engine, user: User, opportunity_id: str) -> Opportunity:
-    """The stored opportunity, if ``user`` may edit it: 404 when unknown, 403 out of scope."""
-    stored = engine.opportunity(opportunity_id)
-    ensure_territory(user, stored.territory)
-    return stored
 
 
 @router.get("", response_model=OpportunityPage, summary="Lister les opportunités (filtres, pagination)")
@@ -89,8 +78,7 @@ def create_opportunity(engine: EngineDep, user: Publisher, body: JsonBody, respo
     """Crée une opportunité (201) ; 409 si l'id existe. Un agent territorial ne publie que dans
     ses territoires."""
     opportunity = engine.validate_opportunity(body, REQUEST_LABEL)
-    ensure_territory(user, opportunity.territory)
-    engine.publish(opportunity, create=True)
+    engine.publish(opportunity, create=True, actor=user)
     response.headers["Location"] = f"/v1/opportunities/{opportunity.id}"
     return opportunity
 
@@ -128,33 +116,9 @@ async def import_opportunities(
 
     def run() -> dict[str, Any]:
         records = read_records(content, REQUEST_LABEL, fmt, kind="opportunities")
-        if user.role is not Role.admin:
-            records = [_within_scope(engine, user, record) for record in records]
-        return engine.import_records("opportunities", records).as_dict()
+        return engine.import_records("opportunities", records, actor=user).as_dict()
 
     return ImportReportOut.model_validate(await run_in_threadpool(run))
-
-
-def _within_scope(engine: Engine, user: User, record: RawRecord) -> RawRecord:
-    """The record, or a reject when it would publish or take over an offer outside the officer's scope."""
-    value = record.value
-    if not isinstance(value, dict):
-        return record
-    problem = None
-    territory = value.get("territory")
-    if isinstance(territory, str) and territory.strip() and not user.covers(territory):
-        problem = f"le territoire « {territory.strip()} » n'est pas dans votre périmètre"
-    elif isinstance(value.get("id"), str):
-        try:
-            stored = engine.opportunity(value["id"])
-        except NotFound:
-            stored = None
-        if stored is not None and not user.covers(stored.territory):
-            problem = f"cette offre appartient au territoire « {stored.territory} », hors de votre périmètre"
-    if problem is None:
-        return record
-    label = record_label(value, record.label)
-    return RawRecord(record.label, InvalidRecord(label, [("territory", problem)]))
 
 
 @router.get(
@@ -179,10 +143,9 @@ def replace_opportunity(
     engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath, body: JsonBody
 ) -> Opportunity:
     """Remplace l'enregistrement entier. Un agent ne peut pas déplacer une offre hors de son périmètre."""
-    _owned(engine, user, opportunity_id)
+    engine.editable(opportunity_id, user)
     opportunity = engine.validate_opportunity(record_with_id(body, opportunity_id), REQUEST_LABEL)
-    ensure_territory(user, opportunity.territory)
-    engine.publish(opportunity)
+    engine.publish(opportunity, actor=user)
     return opportunity
 
 
@@ -199,11 +162,10 @@ def patch_opportunity(
     engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath, body: JsonBody
 ) -> Opportunity:
     """Fusionne les champs donnés avec l'enregistrement, puis revalide le tout."""
-    stored = _owned(engine, user, opportunity_id)
+    stored = engine.editable(opportunity_id, user)
     merged = merge_patch(stored.model_dump(mode="json", exclude_none=True), body, opportunity_id)
     opportunity = engine.validate_opportunity(merged, REQUEST_LABEL)
-    ensure_territory(user, opportunity.territory)
-    engine.publish(opportunity)
+    engine.publish(opportunity, actor=user)
     return opportunity
 
 
@@ -215,8 +177,7 @@ def patch_opportunity(
 )
 def archive_opportunity(engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath) -> Opportunity:
     """Archive l'opportunité (statut « archived ») : elle n'est plus jamais recommandée."""
-    _owned(engine, user, opportunity_id)
-    return engine.archive(opportunity_id)
+    return engine.archive(opportunity_id, actor=user)
 
 
 @router.get(
@@ -234,7 +195,7 @@ def candidates(
 ) -> CandidatesOut:
     """Les porteurs qui acceptent d'être vus des territoires, classés par adéquation : pseudonyme,
     commune d'origine et projet seulement, jamais de nom ni d'adresse électronique."""
-    _owned(engine, user, opportunity_id)
+    engine.editable(opportunity_id, user)
     key = request.app.state.pseudonym_key
     ranked = engine.candidates(opportunity_id, top=top)
     return CandidatesOut(

@@ -53,6 +53,19 @@ class User:
         return any(territory_key(t) == wanted for t in self.territories)
 
 
+def scope_problem(user: User | None, territory: str, stored_territory: str | None = None) -> str | None:
+    """Why ``user`` may not write an offer of ``territory`` (that is stored under
+    ``stored_territory``), or None; no user is the operator at the command line."""
+    if user is None:
+        return None
+    if stored_territory is not None and not user.covers(stored_territory):
+        return f"cette offre appartient au territoire « {stored_territory} », hors de votre périmètre"
+    if not user.covers(territory):
+        scope = ", ".join(user.territories) or "aucun"
+        return f"le territoire « {territory} » n'est pas dans votre périmètre (vos territoires : {scope})"
+    return None
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 

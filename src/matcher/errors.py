@@ -36,6 +36,10 @@ class LocationUnresolved(MatcherError):
     """A location cannot be placed on the map."""
 
 
+class OutOfScope(MatcherError):
+    """An account acts on a record outside its territories."""
+
+
 class WriteConflict(MatcherError):
     """A write collides with a stored record (a concurrent create, a unique name)."""
 

@@ -18,6 +18,7 @@ import codecs
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -415,6 +416,7 @@ def import_records(
     kind: RecordKind,
     records: list[RawRecord],
     vocabulary: Taxonomy | None = None,
+    admit: Callable[[Opportunity | HolderProfile], str | None] | None = None,
 ) -> ImportReport:
     """Validate every record, then upsert the valid ones by id, each in its own savepoint."""
     report = ImportReport()
@@ -435,10 +437,14 @@ def import_records(
                     record_label(record.value, record.label),
                     [("id", f"id en double dans le fichier ({', '.join(lines)})")],
                 )
+            checked: Opportunity | HolderProfile
             if kind == "opportunities":
-                valid.append(validate_opportunity(record.value, record.label, gazetteer, vocabulary))
+                checked = validate_opportunity(record.value, record.label, gazetteer, vocabulary)
             else:
-                valid.append(validate_holder(record.value, record.label, gazetteer, vocabulary=vocabulary))
+                checked = validate_holder(record.value, record.label, gazetteer, vocabulary=vocabulary)
+            if admit is not None and (problem := admit(checked)):
+                raise InvalidRecord(record_label(record.value, record.label), [("territory", problem)])
+            valid.append(checked)
         except InvalidRecord as error:
             report.rejected.append(Reject(error.record, str(error).removeprefix(f"{error.record}: ")))
     with store.database.session() as session:

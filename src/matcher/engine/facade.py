@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from matcher import accounts
-from matcher.accounts import Role, User
+from matcher.accounts import Role, User, scope_problem
 from matcher.catalogue import CatalogueView
 from matcher.config import Settings
 from matcher.domain import (
@@ -33,7 +33,7 @@ from matcher.encoders import Encoder, load_encoder
 from matcher.engine.caches import DocumentCache, QueryCache
 from matcher.engine.ranking import Ranker
 from matcher.engine.upkeep import IndexKeeper, Progress, SyncReport
-from matcher.errors import MatcherError
+from matcher.errors import MatcherError, OutOfScope
 from matcher.geo import Gazetteer, read_communes_csv
 from matcher.index import VectorIndex
 from matcher.intake import (
@@ -159,28 +159,54 @@ class Engine:
         """Parse a holder profile and place its origin."""
         return validate_holder(raw, label, self.gazetteer, require_id, self.vocabulary)
 
-    def import_records(self, kind: RecordKind, records: list[RawRecord]) -> ImportReport:
-        """Validate and upsert a file's records; the valid ones are kept, each reject explained."""
-        report = import_records(self.store, self.gazetteer, kind, records, self.vocabulary)
+    def import_records(
+        self, kind: RecordKind, records: list[RawRecord], actor: User | None = None
+    ) -> ImportReport:
+        """Validate and upsert a file's records; the valid ones are kept, each reject explained.
+
+        With an ``actor``, an offer outside their territories (or taking over one stored
+        outside them) is that record's reject; the check reads the validated record.
+        """
+        admit = None if actor is None else (lambda record: self._scope_problem(actor, record))
+        report = import_records(self.store, self.gazetteer, kind, records, self.vocabulary, admit)
         if kind == "opportunities":
             self.refresh()
         return report
 
     # --- opportunities ---------------------------------------------------------------------
 
-    def publish(self, opportunity: Opportunity, *, create: bool = False) -> SaveOutcome:
+    def _scope_problem(self, actor: User, record: Opportunity | HolderProfile) -> str | None:
+        if not isinstance(record, Opportunity):
+            return None
+        stored = self.store.catalogue.find(record.id)
+        return scope_problem(actor, record.territory, stored.territory if stored else None)
+
+    def editable(self, opportunity_id: str, actor: User | None = None) -> Opportunity:
+        """The stored opportunity, if ``actor`` may edit it: NotFound, else OutOfScope."""
+        stored = self.opportunity(opportunity_id)
+        if problem := scope_problem(actor, stored.territory):
+            raise OutOfScope(problem)
+        return stored
+
+    def publish(
+        self, opportunity: Opportunity, *, create: bool = False, actor: User | None = None
+    ) -> SaveOutcome:
         """Store one opportunity, then refresh so that the next match sees it.
 
         With ``create``, an existing id is a conflict (AlreadyExists) and nothing is written.
+        With an ``actor``, the offer must stay within their territories, and so must the one it
+        replaces (OutOfScope otherwise): the check reads the validated record.
         """
+        if actor is not None and (problem := self._scope_problem(actor, opportunity)):
+            raise OutOfScope(problem)
         outcome = self.store.catalogue.put(opportunity, create=create)
         self.refresh()
         return outcome
 
-    def archive(self, opportunity_id: str) -> Opportunity:
+    def archive(self, opportunity_id: str, actor: User | None = None) -> Opportunity:
         """Archive an opportunity: it stays stored and is never recommended again."""
-        archived = self.opportunity(opportunity_id).model_copy(update={"status": "archived"})
-        self.publish(archived)
+        archived = self.editable(opportunity_id, actor).model_copy(update={"status": "archived"})
+        self.publish(archived, actor=actor)
         return archived
 
     def opportunity(self, opportunity_id: str) -> Opportunity:

@@ -106,21 +106,20 @@ class CatalogueStore:
             if rows:
                 session.execute(insert(OpportunityRow), rows)
 
-    def get(self, opportunity_id: str) -> Opportunity:
+    def find(self, opportunity_id: str) -> Opportunity | None:
+        """The stored opportunity, or None."""
         with self.database.session() as session:
             payload = session.scalar(
                 select(OpportunityRow.payload).where(OpportunityRow.id == opportunity_id)
             )
-            if payload is None:
-                raise NotFound(f"opportunité inconnue : {opportunity_id}")
-            return Opportunity.model_validate(payload)
+            return None if payload is None else Opportunity.model_validate(payload)
 
-    def exists(self, opportunity_id: str) -> bool:
-        with self.database.session() as session:
-            return (
-                session.scalar(select(OpportunityRow.row_id).where(OpportunityRow.id == opportunity_id))
-                is not None
-            )
+    def get(self, opportunity_id: str) -> Opportunity:
+        """The stored opportunity; NotFound for an unknown id."""
+        found = self.find(opportunity_id)
+        if found is None:
+            raise NotFound(f"opportunité inconnue : {opportunity_id}")
+        return found
 
     def by_row_id(self, row_ids: list[int]) -> dict[int, Opportunity]:
         with self.database.session() as session:
