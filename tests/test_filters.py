@@ -34,7 +34,8 @@ def test_each_constraint_excludes_and_the_counts_add_up() -> None:
     outcome = hard_filters(profile, view, TODAY, rejected_ids={"mason"})
     assert ids_at(view, outcome.passing) == {"bakery", "doctor"}
     assert outcome.excluded == {
-        "status": 1, "expired": 1, "kind": 1, "department": 1, "distance": 1, "budget": 1, "not_relevant": 1
+        "status": 1, "expired": 1, "kind": 1, "department": 1, "region": 0, "distance": 1, "budget": 1,
+        "not_relevant": 1,
     }  # fmt: skip
     assert sum(outcome.excluded.values()) + int(outcome.passing.sum()) == len(view)
 
@@ -82,3 +83,24 @@ def test_relaxations_say_the_smallest_widening_and_what_it_adds() -> None:
     assert (
         kinds.value == ["activity"] and kinds.text == "2 offres de plus en acceptant aussi : offre d'activité"
     )
+
+
+def test_regions_and_departments_by_name() -> None:
+    view = hand_view()
+    limousin = HolderProfile(project="x", regions=["Nouvelle Aquitaine"])  # Creuse (23) and Corrèze (19)
+    assert limousin.regions == ["75"]
+    outcome = hard_filters(limousin, view, TODAY)
+    assert ids_at(view, outcome.passing) == {"bakery", "grocery", "doctor", "cowork", "mason", "plumber"}
+    assert outcome.excluded["region"] == 1  # Figeac is in Occitanie
+    by_name = HolderProfile(project="x", departments=["Corrèze", "lot"])
+    assert by_name.departments == ["19", "46"]
+    assert ids_at(view, hard_filters(by_name, view, TODAY).passing) == {"plumber", "cafe"}
+
+
+def test_a_region_relaxation_names_the_region() -> None:
+    view = hand_view()
+    profile = HolderProfile(project="Café", regions=["Occitanie"], kinds=["activity"])
+    outcome = hard_filters(profile, view, TODAY)
+    options = {o.constraint: o for o in relaxation_options(profile, view, outcome, wanted=2)}
+    assert options["regions"].value == ["75"]
+    assert describe_relaxation(options["regions"]).text == "3 offres de plus en ajoutant : Nouvelle-Aquitaine"

@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from matcher.areas import DEPARTMENT_REGIONS
 from matcher.store import OpportunityRow
 
 COLUMNS = (
@@ -56,6 +57,7 @@ class CatalogueView:
                 "status": f["status"].to_numpy(dtype="U9"),
                 "sector": f["sector"].fillna("").to_numpy(dtype="U16"),
                 "department": f["department"].to_numpy(dtype="U3"),
+                "region": f["department"].map(DEPARTMENT_REGIONS).fillna("").to_numpy(dtype="U2"),
                 "lat": f["lat"].to_numpy(dtype=np.float64),
                 "lon": f["lon"].to_numpy(dtype=np.float64),
                 "price_eur": f["price_eur"].to_numpy(dtype=np.float64),

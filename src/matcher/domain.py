@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
@@ -20,11 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from matcher.errors import InvalidRecord
+from matcher.areas import resolve_department, resolve_region
+from matcher.errors import InvalidRecord, LocationUnresolved
 from matcher.taxonomy import FAMILIES, Taxonomy
 
 MAX_DESCRIPTION_CHARS = 20_000
@@ -118,12 +120,39 @@ def _known_family(code: str) -> str:
 FamilyCode = Annotated[str, AfterValidator(_known_family)]
 #: The vocabulary's tables (no encoder): every record reads its labels through them.
 VOCABULARY = Taxonomy()
+#: Validation context of records read back from the store.
+STORED = {"stored": True}
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
 
 #: Record ids and department codes, defined once: routes and the CLI derive their checks from these.
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 DEPARTMENT_PATTERN = r"^(0[1-9]|[1-8]\d|9[0-5]|2A|2B|97[1-6])$"
+REGION_PATTERN = r"^(0[1-46]|[1-9]\d)$"
 RecordId = Annotated[str, Field(pattern=ID_PATTERN)]
-DepartmentCode = Annotated[str, Field(pattern=DEPARTMENT_PATTERN)]
+
+
+def _area(resolve: Callable[[str], str]) -> BeforeValidator:
+    """A validator reading a department or region written by code or by name as its code."""
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return resolve(value)
+        except LocationUnresolved as error:
+            raise ValueError(str(error)) from None
+
+    return BeforeValidator(read)
+
+
+#: « 26 », « Drôme », « drome », « 2a », « Corse-du-Sud » are all department 26 or 2A.
+DepartmentCode = Annotated[str, _area(resolve_department), Field(pattern=DEPARTMENT_PATTERN)]
+#: « 53 », « Bretagne », « PACA » are region codes (INSEE).
+RegionCode = Annotated[str, _area(resolve_region), Field(pattern=REGION_PATTERN)]
 Euros = Annotated[float, Field(ge=0, le=1e9)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
@@ -241,13 +270,23 @@ class Opportunity(Contract):
     contact_email: Email | None = None
     status: Status = "published"
 
+    @classmethod
+    def from_stored(cls, payload: dict[str, Any]) -> Opportunity:
+        """A stored record: validated, its labels already read when it was written."""
+        return cls.model_validate(payload, context=STORED)
+
     @model_validator(mode="after")
-    def _read_labels(self) -> Opportunity:
+    def _read_labels(self, info: ValidationInfo) -> Opportunity:
         """The family and trade the labels name (tables only; intake adds the embedding fallback).
 
         The trade: the one given, else the one the title names, else the sector label's. A
-        family or trade sent with nothing to derive it from is kept.
+        family or trade sent with nothing to derive it from is kept. A stored record read back
+        is not read again (a record of an earlier release only gets the family of its code).
         """
+        if _stored(info):
+            if self.sector_family is None and self.sector in FAMILIES:
+                self.sector_family = self.sector
+            return self
         sector = VOCABULARY.classify(self.sector) if self.sector else None
         trade = VOCABULARY.classify(self.trade).trade if self.trade else None
         if trade is None and not self.trade:
@@ -292,6 +331,7 @@ class HolderProfile(Contract):
     origin: Location | None = None
     max_distance_km: Annotated[float, Field(gt=0, le=2000)] | None = None
     departments: list[DepartmentCode] = []
+    regions: list[RegionCode] = []
     needs_housing: Flag = False
     remote_worker: Flag = False
     partner_sector: Label | None = None
@@ -299,15 +339,27 @@ class HolderProfile(Contract):
     available_from: date | None = None
     counsellor: Counsellor | None = None
 
-    @field_validator("kinds", "sectors", "families", "trades", "trade_codes", "departments")
+    @field_validator("kinds", "sectors", "families", "trades", "trade_codes", "departments", "regions")
     @classmethod
     def _no_repeats(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
 
+    @classmethod
+    def from_stored(cls, payload: dict[str, Any]) -> HolderProfile:
+        """A stored profile: validated, its labels already read when it was written."""
+        return cls.model_validate(payload, context=STORED)
+
     @model_validator(mode="after")
-    def _read_labels(self) -> HolderProfile:
+    def _read_labels(self, info: ValidationInfo) -> HolderProfile:
         """The families and trades the labels name; with no trade named, the first one the
-        project or the experience names (« je suis infirmière… »)."""
+        project or the experience names (« je suis infirmière… »). Not again for a stored
+        profile read back (one of an earlier release only gets the families of its codes)."""
+        if _stored(info):
+            if not self.families:
+                self.families = [s for s in self.sectors if s in FAMILIES]
+            if self.partner_family is None and self.partner_sector in FAMILIES:
+                self.partner_family = self.partner_sector
+            return self
         sectors = [VOCABULARY.classify(s) for s in self.sectors]
         named = [c.trade for c in (VOCABULARY.classify(t) for t in self.trades) if c.trade]
         families = [c.family for c in sectors if c.family] + [t.family for t in named]

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from matcher.areas import DEPARTMENT_NAMES, DEPARTMENT_REGIONS, region_label
 from matcher.domain import KIND_LABELS, HolderProfile, Opportunity, Reason, Relaxation
 from matcher.filters import RelaxationOption
-from matcher.geo import DEPARTMENT_NAMES, short_name
+from matcher.geo import short_name
 from matcher.scoring import DEFAULT_WEIGHTS, ON_TOPIC_LEXICAL, PARTNER_RADIUS_KM, Weights, on_topic
 from matcher.taxonomy import FAMILIES, TRADES, Trade
 
@@ -28,6 +29,7 @@ FILTER_LABELS = {
     "expired": "expirées",
     "kind": "autre type d'offre",
     "department": "hors des départements visés",
+    "region": "hors des régions visées",
     "distance": "trop loin",
     "budget": "au-delà du budget",
     "not_relevant": "jugées non pertinentes",
@@ -169,6 +171,18 @@ def explain(
                     code="department_targeted",
                     text=f"Dans un département visé : {department_label(department)}",
                     values={"department": department},
+                ),
+            )
+        )
+    region = DEPARTMENT_REGIONS.get(department or "")
+    if profile.regions and region in profile.regions:
+        ranked.append(
+            (
+                0.03,
+                Reason(
+                    code="region_targeted",
+                    text=f"Dans une région visée : {region_label(region)}",
+                    values={"region": region},
                 ),
             )
         )
@@ -320,6 +334,8 @@ def describe_relaxation(option: RelaxationOption) -> Relaxation:
     if isinstance(value, list):
         if option.constraint == "departments":
             message = f"{more} en ajoutant : {', '.join(department_label(d) for d in value)}"
+        elif option.constraint == "regions":
+            message = f"{more} en ajoutant : {', '.join(region_label(r) for r in value)}"
         else:
             message = f"{more} en acceptant aussi : {', '.join(KIND_LABELS[k] for k in value)}"
     elif option.constraint == "max_distance_km":

@@ -17,7 +17,7 @@ from matcher.catalogue import CatalogueView, among, day_number
 from matcher.domain import HolderProfile
 from matcher.geo import haversine_km
 
-FILTER_ORDER = ("status", "expired", "kind", "department", "distance", "budget", "not_relevant")
+FILTER_ORDER = ("status", "expired", "kind", "department", "region", "distance", "budget", "not_relevant")
 #: Kinds whose price is a sum to find (a coworking price is a monthly rent, not budget).
 PRICED_KINDS = ("takeover", "activity")
 
@@ -81,6 +81,7 @@ def hard_filters(
         "expired": ~(a["expires_on"] < day_number(today)),  # NaN (no end date) passes
         "kind": among(a["kind"], profile.kinds) if profile.kinds else everything,
         "department": among(a["department"], profile.departments) if profile.departments else everything,
+        "region": among(a["region"], profile.regions) if profile.regions else everything,
         "distance": distances <= profile.max_distance_km
         if distances is not None and profile.max_distance_km is not None
         else everything,
@@ -129,7 +130,7 @@ def relaxation_options(
         if len(gained):
             budget = _round_up(gained[min(wanted, len(gained)) - 1], 5000)
             options.append(RelaxationOption("budget_eur", budget, int((gained <= budget).sum())))
-    for constraint, column in (("departments", "department"), ("kinds", "kind")):
+    for constraint, column in (("departments", "department"), ("regions", "region"), ("kinds", "kind")):
         if getattr(profile, constraint):
             values, counts = np.unique(a[column][_all_but(outcome, column)], return_counts=True)
             ranked = sorted(zip(counts.tolist(), values.tolist(), strict=True), reverse=True)

@@ -7,122 +7,18 @@ The gazetteer is the official INSEE communes table, loaded into the database by
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rapidfuzz import fuzz, process
 
+from matcher.areas import DEPARTMENT_NAMES, either, loose_key, name_key
 from matcher.domain import Location
 from matcher.errors import InvalidFile, LocationUnresolved
 
 EARTH_RADIUS_KM = 6371.0088
-
-#: Department names, for reasons a person reads (« Dans la Creuse »).
-DEPARTMENT_NAMES: dict[str, str] = {
-    "01": "Ain",
-    "02": "Aisne",
-    "03": "Allier",
-    "04": "Alpes-de-Haute-Provence",
-    "05": "Hautes-Alpes",
-    "06": "Alpes-Maritimes",
-    "07": "Ardèche",
-    "08": "Ardennes",
-    "09": "Ariège",
-    "10": "Aube",
-    "11": "Aude",
-    "12": "Aveyron",
-    "13": "Bouches-du-Rhône",
-    "14": "Calvados",
-    "15": "Cantal",
-    "16": "Charente",
-    "17": "Charente-Maritime",
-    "18": "Cher",
-    "19": "Corrèze",
-    "21": "Côte-d'Or",
-    "22": "Côtes-d'Armor",
-    "23": "Creuse",
-    "24": "Dordogne",
-    "25": "Doubs",
-    "26": "Drôme",
-    "27": "Eure",
-    "28": "Eure-et-Loir",
-    "29": "Finistère",
-    "2A": "Corse-du-Sud",
-    "2B": "Haute-Corse",
-    "30": "Gard",
-    "31": "Haute-Garonne",
-    "32": "Gers",
-    "33": "Gironde",
-    "34": "Hérault",
-    "35": "Ille-et-Vilaine",
-    "36": "Indre",
-    "37": "Indre-et-Loire",
-    "38": "Isère",
-    "39": "Jura",
-    "40": "Landes",
-    "41": "Loir-et-Cher",
-    "42": "Loire",
-    "43": "Haute-Loire",
-    "44": "Loire-Atlantique",
-    "45": "Loiret",
-    "46": "Lot",
-    "47": "Lot-et-Garonne",
-    "48": "Lozère",
-    "49": "Maine-et-Loire",
-    "50": "Manche",
-    "51": "Marne",
-    "52": "Haute-Marne",
-    "53": "Mayenne",
-    "54": "Meurthe-et-Moselle",
-    "55": "Meuse",
-    "56": "Morbihan",
-    "57": "Moselle",
-    "58": "Nièvre",
-    "59": "Nord",
-    "60": "Oise",
-    "61": "Orne",
-    "62": "Pas-de-Calais",
-    "63": "Puy-de-Dôme",
-    "64": "Pyrénées-Atlantiques",
-    "65": "Hautes-Pyrénées",
-    "66": "Pyrénées-Orientales",
-    "67": "Bas-Rhin",
-    "68": "Haut-Rhin",
-    "69": "Rhône",
-    "70": "Haute-Saône",
-    "71": "Saône-et-Loire",
-    "72": "Sarthe",
-    "73": "Savoie",
-    "74": "Haute-Savoie",
-    "75": "Paris",
-    "76": "Seine-Maritime",
-    "77": "Seine-et-Marne",
-    "78": "Yvelines",
-    "79": "Deux-Sèvres",
-    "80": "Somme",
-    "81": "Tarn",
-    "82": "Tarn-et-Garonne",
-    "83": "Var",
-    "84": "Vaucluse",
-    "85": "Vendée",
-    "86": "Vienne",
-    "87": "Haute-Vienne",
-    "88": "Vosges",
-    "89": "Yonne",
-    "90": "Territoire de Belfort",
-    "91": "Essonne",
-    "92": "Hauts-de-Seine",
-    "93": "Seine-Saint-Denis",
-    "94": "Val-de-Marne",
-    "95": "Val-d'Oise",
-    "971": "Guadeloupe",
-    "972": "Martinique",
-    "973": "Guyane",
-    "974": "La Réunion",
-    "976": "Mayotte",
-}
 
 #: Columns read from the INSEE communes CSV (see ../shared/data/geo/README.md).
 GAZETTEER_COLUMNS = {
@@ -151,12 +47,9 @@ def haversine_km(
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def name_key(name: str) -> str:
-    """Normalise a commune name for lookup: no accents, no case, no punctuation."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    words = re.sub(r"[^a-z0-9]+", " ", text).split()
-    expand = {"st": "saint", "ste": "sainte"}
-    return " ".join(expand.get(w, w) for w in words)
+def department_of_insee(insee: str) -> str:
+    """The department of an INSEE commune code: « 23079 » -> « 23 », « 97411 » -> « 974 »."""
+    return insee[:3] if insee.startswith("97") else insee[:2]
 
 
 def read_communes_csv(path: Path) -> pd.DataFrame:
@@ -171,6 +64,8 @@ def read_communes_csv(path: Path) -> pd.DataFrame:
     frame["lat"] = pd.to_numeric(frame["lat"], errors="coerce")
     frame["lon"] = pd.to_numeric(frame["lon"], errors="coerce")
     frame["population"] = pd.to_numeric(frame["population"], errors="coerce").fillna(0).astype(int)
+    # Delegated communes (COMD) carry no department in the table; their code says it.
+    frame["department"] = frame["department"].fillna(frame["insee"].dropna().map(department_of_insee))
     frame = frame.dropna(subset=["insee", "department", "name", "lat", "lon"])
     if frame.empty:
         raise InvalidFile(f"{path} : aucune commune exploitable")
@@ -187,6 +82,15 @@ def short_name(commune: str) -> str:
     return city["city"] if city else commune
 
 
+#: At most this many candidates are named in an « ambiguous commune » message.
+MAX_LISTED_CANDIDATES = 5
+#: Fuzzy score (0-100, rapidfuzz ratio over name keys) above which an unknown commune name
+#: gets a suggestion. The plain ratio, not WRatio: partial matches would make every « saint … »
+#: look close to « saint ».
+COMMUNE_SUGGESTION_SCORE = 85
+MAX_SUGGESTIONS = 3
+
+
 @dataclass(frozen=True)
 class Commune:
     insee: str
@@ -195,20 +99,29 @@ class Commune:
     department: str
     lat: float
     lon: float
+    population: int = 0
+
+    @property
+    def label(self) -> str:
+        """« Crocq (Creuse, 23) »: a commune as a message names it among homonyms."""
+        return f"{self.name} ({DEPARTMENT_NAMES.get(self.department, self.department)}, {self.department})"
 
 
 class Gazetteer:
     """Lookups over the communes table: by INSEE code, postcode, name (+department), nearest."""
 
     def __init__(self, frame: pd.DataFrame):
-        # Full communes first, so that a name shared with a delegated commune finds the full one.
+        # Full communes first, so that a code or coordinates shared with a delegated commune (the
+        # table gives a delegated commune its new commune's code and centre) find the full one.
         rank = frame["type"].map({"COM": 0, "ARM": 1}).fillna(2)
         self.frame = frame.assign(_rank=rank).sort_values("_rank", kind="stable").reset_index(drop=True)
         self._by_insee: dict[str, int] = {}
         self._by_postcode: dict[str, list[int]] = {}
         self._by_name: dict[str, list[int]] = {}
-        columns = ("insee", "postcode", "name", "name_article", "type")
-        for i, (insee, postcode, name, name_article, kind) in enumerate(
+        self._by_loose_name: dict[str, list[int]] = {}
+        keys_by_department: dict[str, set[str]] = {}
+        columns = ("insee", "postcode", "name", "name_article", "type", "department")
+        for i, (insee, postcode, name, name_article, kind, department) in enumerate(
             zip(*(self.frame[c] for c in columns), strict=True)
         ):
             self._by_insee.setdefault(insee, i)
@@ -217,12 +130,18 @@ class Gazetteer:
             keys = {name_key(n) for n in (name, name_article) if isinstance(n, str)}
             for key in keys:
                 self._by_name.setdefault(key, []).append(i)
+            for key in {loose_key(k) for k in keys}:
+                self._by_loose_name.setdefault(key, []).append(i)
+            keys_by_department.setdefault(department, set()).update(keys)
             city = ARRONDISSEMENT.match(name) if kind == "ARM" else None
             if city:
                 # Paris, Lyon and Marseille exist only as arrondissements in the table: their
                 # city name and code stand for the first one.
                 self._by_name.setdefault(name_key(city["city"]), [i])
                 self._by_insee.setdefault(CITY_CODES.get(city["city"], ""), i)
+        # Fuzzy suggestions search these, built once: every name key, and each department's.
+        self._name_choices = list(self._by_name)
+        self._name_choices_by_department = {d: sorted(k) for d, k in keys_by_department.items()}
         self._lats = self.frame["lat"].to_numpy()
         self._lons = self.frame["lon"].to_numpy()
 
@@ -232,35 +151,82 @@ class Gazetteer:
     def _commune(self, i: int) -> Commune:
         row = self.frame.iloc[i]
         postcode = row["postcode"] if isinstance(row["postcode"], str) else None
-        return Commune(row["insee"], row["name"], postcode, row["department"], row["lat"], row["lon"])
+        return Commune(
+            row["insee"],
+            row["name"],
+            postcode,
+            row["department"],
+            row["lat"],
+            row["lon"],
+            int(row["population"]) if "population" in row else 0,
+        )
 
     def by_insee(self, insee: str) -> Commune | None:
         i = self._by_insee.get(insee)
         return None if i is None else self._commune(i)
 
+    def _named(self, commune: str) -> list[int]:
+        key = name_key(commune)
+        return self._by_name.get(key) or self._by_loose_name.get(loose_key(key), [])
+
+    def _in_department(self, rows: list[int], department: str | None) -> list[int]:
+        return [r for r in rows if self.frame.at[r, "department"] == department] if department else rows
+
     def candidates(self, location: Location) -> list[Commune]:
-        """Communes matching a location's codes and name, most specific first."""
+        """Communes matching a location's codes and name, most populous first."""
         if location.insee:
             found = self.by_insee(location.insee)
             return [found] if found else []
-        rows: list[int] = []
-        if location.postcode:
-            rows = self._by_postcode.get(location.postcode, [])
+        by_postcode = self._by_postcode.get(location.postcode, []) if location.postcode else []
+        rows = self._in_department(by_postcode, location.department)
         if location.commune:
-            named = self._by_name.get(name_key(location.commune), [])
-            # The table holds each commune's main postcode only: a secondary postcode with the
-            # right name still resolves by name.
-            rows = [r for r in rows if r in set(named)] or named
-        if not rows:
-            return []
-        if location.department:
-            rows = [r for r in rows if self.frame.at[r, "department"] == location.department]
-        # Rows are sorted full communes first: a name shared by a full commune and delegated
-        # ones (old communes merged into a new one) means the full commune.
-        best = [r for r in rows if self.frame.at[r, "_rank"] == self.frame.at[rows[0], "_rank"]]
-        # A commune with several postcodes has one row per postcode.
-        unique = {self.frame.at[r, "insee"]: r for r in reversed(best)}
-        return [self._commune(r) for r in reversed(unique.values())]
+            key = name_key(location.commune)
+            # The exact name first; without the skippable prepositions only when that finds none
+            # (in the department given).
+            for named in (self._by_name.get(key, []), self._by_loose_name.get(loose_key(key), [])):
+                # The table holds each commune's main postcode only: a secondary postcode with
+                # the right name still resolves by name.
+                rows = [r for r in by_postcode if r in set(named)] or named
+                rows = self._in_department(rows, location.department)
+                if rows:
+                    break
+        # One commune per code: rows are sorted full communes first, so a delegated commune
+        # named like its new commune, or an extra postcode row, gives way to the full commune.
+        unique: dict[str, int] = {}
+        for r in rows:
+            unique.setdefault(str(self.frame.at[r, "insee"]), r)
+        communes = [self._commune(r) for r in unique.values()]
+        return sorted(communes, key=lambda c: (-c.population, c.department, c.insee))
+
+    def suggestions(self, commune: str, department: str | None = None) -> list[tuple[str, Commune]]:
+        """(name, commune) pairs close to an unknown name (in the department, if given), best first."""
+        if department:
+            elsewhere = [self._commune(r) for r in self._named(commune)]
+            if elsewhere:  # The name exists, in another department.
+                best = sorted(elsewhere, key=lambda c: -c.population)[:MAX_SUGGESTIONS]
+                return [(short_name(c.name), c) for c in best]
+            choices = self._name_choices_by_department.get(department, [])
+        else:
+            choices = self._name_choices
+        found = process.extract(
+            name_key(commune),
+            choices,
+            scorer=fuzz.ratio,
+            limit=MAX_SUGGESTIONS * 2,
+            score_cutoff=COMMUNE_SUGGESTION_SCORE,
+        )
+        ranked: dict[str, tuple[float, str, Commune]] = {}
+        for key, score, _ in found:
+            for r in self._by_name[key]:
+                candidate = self._commune(r)
+                if department and candidate.department != department:
+                    continue
+                # « Marseille », not its first arrondissement, when the city's name was close.
+                city = short_name(candidate.name)
+                name = city if key == name_key(city) else candidate.name
+                ranked.setdefault(candidate.insee, (score, name, candidate))
+        closest = sorted(ranked.values(), key=lambda entry: (-entry[0], -entry[2].population))
+        return [(label, close) for _, label, close in closest[:MAX_SUGGESTIONS]]
 
     def nearest(self, lat: float, lon: float) -> Commune:
         return self._commune(int(np.argmin(haversine_km(lat, lon, self._lats, self._lons))))
@@ -269,6 +235,30 @@ class Gazetteer:
 def describe_location(location: Location) -> str:
     parts = [location.commune, location.postcode, location.insee, location.department]
     return " ".join(p for p in parts if p) or f"{location.lat}, {location.lon}"
+
+
+def _not_found(location: Location, gazetteer: Gazetteer) -> LocationUnresolved:
+    message = f"commune introuvable : {describe_location(location)}"
+    if location.commune and not location.insee:
+        close = gazetteer.suggestions(location.commune, location.department)
+        if close:
+            labels = either([f"{name} ({c.department})" for name, c in close])
+            message += f" ; vouliez-vous dire {labels} ?"
+    return LocationUnresolved(message)
+
+
+def _ambiguous(location: Location, found: list[Commune]) -> LocationUnresolved:
+    labels = [c.label for c in found[:MAX_LISTED_CANDIDATES]]
+    others = len(found) - len(labels)
+    rest = f"{others} autre" if others == 1 else f"{others} autres"
+    listed = f"{', '.join(labels)} et {rest}" if others else either(labels)
+    if location.commune and not location.department:
+        hint = "ajoutez le département"
+    elif location.commune:
+        hint = "précisez le code postal ou le code INSEE"
+    else:
+        hint = "précisez le nom de la commune ou son code INSEE"
+    return LocationUnresolved(f"commune ambiguë : {listed} ; {hint}")
 
 
 def resolve(location: Location, gazetteer: Gazetteer | None) -> Location:
@@ -286,13 +276,9 @@ def resolve(location: Location, gazetteer: Gazetteer | None) -> Location:
     if location.insee or location.postcode or location.commune:
         found = gazetteer.candidates(location)
         if not found:
-            raise LocationUnresolved(f"commune introuvable : {describe_location(location)}")
+            raise _not_found(location, gazetteer)
         if len(found) > 1:
-            departments = ", ".join(sorted({c.department for c in found}))
-            raise LocationUnresolved(
-                f"commune ambiguë : {describe_location(location)} (départements {departments}) ; "
-                "précisez le nom de la commune ou son code INSEE"
-            )
+            raise _ambiguous(location, found)
         commune = found[0]
     elif location.lat is not None and location.lon is not None:
         commune = gazetteer.nearest(location.lat, location.lon)

@@ -112,7 +112,7 @@ class CatalogueStore:
             payload = session.scalar(
                 select(OpportunityRow.payload).where(OpportunityRow.id == opportunity_id)
             )
-            return None if payload is None else Opportunity.model_validate(payload)
+            return None if payload is None else Opportunity.from_stored(payload)
 
     def get(self, opportunity_id: str) -> Opportunity:
         """The stored opportunity; NotFound for an unknown id."""
@@ -128,7 +128,7 @@ class CatalogueStore:
                     OpportunityRow.row_id.in_(row_ids)
                 )
             )
-            return {row_id: Opportunity.model_validate(payload) for row_id, payload in rows}
+            return {row_id: Opportunity.from_stored(payload) for row_id, payload in rows}
 
     def page(self, query: OpportunityQuery = OpportunityQuery()) -> tuple[int, list[Opportunity]]:
         """(total matching, one page) of opportunities, in id order."""
@@ -149,7 +149,7 @@ class CatalogueStore:
             total = session.scalar(select(func.count()).select_from(OpportunityRow).where(*conditions))
             stmt = select(OpportunityRow.payload).where(*conditions).order_by(OpportunityRow.id)
             page = session.scalars(stmt.offset(query.offset).limit(query.limit))
-            return total or 0, [Opportunity.model_validate(p) for p in page]
+            return total or 0, [Opportunity.from_stored(p) for p in page]
 
     def count(self) -> int:
         with self.database.session() as session:
@@ -176,4 +176,4 @@ class CatalogueStore:
                     OpportunityRow.updated_at <= clock,
                 )
             )
-            return {opportunity_id: Opportunity.model_validate(payload) for opportunity_id, payload in rows}
+            return {opportunity_id: Opportunity.from_stored(payload) for opportunity_id, payload in rows}

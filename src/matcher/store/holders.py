@@ -83,7 +83,7 @@ class HolderStore:
             row = session.get(HolderRow, holder_id)
             if row is None:
                 raise _unknown(holder_id)
-            return HolderProfile.model_validate(row.payload)
+            return HolderProfile.from_stored(row.payload)
 
     def opted_in(self, holder_id: str) -> bool:
         """Whether the stored holder still asks for the digest (False once erased)."""
@@ -104,7 +104,7 @@ class HolderStore:
             total = session.scalar(select(func.count()).select_from(HolderRow).where(*conditions))
             stmt = select(HolderRow.payload).where(*conditions).order_by(HolderRow.id).offset(query.offset)
             page = session.scalars(stmt.limit(query.limit))
-            return total or 0, [HolderProfile.model_validate(p) for p in page]
+            return total or 0, [HolderProfile.from_stored(p) for p in page]
 
     def count(self) -> int:
         with self.database.session() as session:
@@ -127,7 +127,7 @@ class HolderStore:
             row = session.get(HolderRow, holder_id)
             if row is None:
                 return None
-            holder = HolderProfile.model_validate(row.payload)
+            holder = HolderProfile.from_stored(row.payload)
             if not (holder.digest_opt_in or row.digest_opt_in):
                 return False
             # Through save, so that the stored profile and the opt-in column agree.
