@@ -571,3 +571,12 @@ def test_json_parser_messages_are_french(line, message):
     first, second = read_records(content, "offres.jsonl")
     assert isinstance(first.value, dict) and second.label == "ligne 2"
     assert message in str(second.value) and str(second.value).startswith("ligne 2: JSON invalide (")
+
+
+@pytest.mark.parametrize("cell", ["Nous consulter", "N.C.", "à négocier", "sur demande", "Non communiqué"])
+def test_an_amount_not_given_is_an_absent_field_not_a_wrong_number(cell):
+    header = "identifiant;titre;type;description;territoire;commune;département;latitude;longitude;prix"
+    row = f"sc-1;Scierie;reprise;Scierie à reprendre;PNR Livradois-Forez;Saint-Anthème;63;45.52;3.92;{cell}"
+    content = f"{header}\n{row}\n"
+    [record] = read_records(content.encode(), "offres.csv", "csv")
+    assert "price_eur" not in record.value and record.value["title"] == "Scierie"

@@ -75,7 +75,7 @@ staff                   | salariés, effectif, nombre de salariés
 housing                 | logement, logement disponible
 remote_friendly         | télétravail, télétravail possible
 tags                    | mots-clés, étiquettes
-available_from          | disponible le, disponibilité, date de disponibilité
+available_from          | disponible le, disponibilité, date de disponibilité, disponible à partir du
 expires_on              | date limite, expire le, date d'expiration
 contact_name            | contact, nom du contact
 contact_phone           | téléphone, tél
@@ -112,7 +112,7 @@ regions                 | régions
 needs_housing           | besoin de logement, logement
 remote_worker           | télétravailleur, télétravailleuse, télétravail
 partner_sector          | secteur du conjoint, secteur du ou de la conjointe, secteur du partenaire
-available_from          | disponible le, disponibilité, date de disponibilité
+available_from          | disponible le, disponibilité, date de disponibilité, disponible à partir du
 counsellor.name         | conseiller, conseillère, nom du conseiller
 counsellor.email        | e-mail du conseiller, courriel du conseiller
 counsellor.organisation | organisation, structure, structure d'accompagnement
@@ -130,6 +130,12 @@ EURO_FIELDS = {"price_eur", "revenue_eur", "budget_eur"}
 LIST_FIELDS = {"tags", "kinds", "sectors", "trades", "departments", "regions"}
 CODE_LIST_FIELDS = LIST_FIELDS - {"tags"}
 DATE_FIELDS = {"available_from", "expires_on"}
+#: What offices write in an amount cell for an amount they do not give (as header keys): the
+#: field is absent (« Montant non communiqué » for the holder), not a wrong number.
+UNDISCLOSED = {
+    "nousconsulter", "surdemande", "anegocier", "negociable", "nc", "noncommunique", "adefinir",
+    "nonrenseigne", "inconnu", "",
+}  # fmt: skip
 
 _MODELS: dict[str, type[BaseModel]] = {"opportunities": Opportunity, "holders": HolderProfile}
 _TABLES = {"opportunities": OPPORTUNITY_HEADERS, "holders": HOLDER_HEADERS}
@@ -423,8 +429,8 @@ def _record(paths: list[str], cells: list[str], label: str) -> dict[str, Any] | 
     record: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     for path, cell in zip(paths, cells, strict=True):
-        if not cell.strip():
-            continue  # an empty cell is an absent field
+        if not cell.strip() or (path.split(".")[-1] in AMOUNT_FIELDS and header_key(cell) in UNDISCLOSED):
+            continue  # an empty cell, or an amount not given, is an absent field
         target = record
         *parents, leaf = path.split(".")
         for parent in parents:
