@@ -1,4 +1,5 @@
-"""Evaluation of the matcher: labelled quality report (``quality``) and speed at scale (``bench``)."""
+"""Evaluation of the matcher: labelled quality report (``quality``), speed at scale (``bench``,
+``digest_bench``, ``load_check``) over shared measures (``measures``)."""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from evaluation import DATA, DEFAULT_OUT, REPO, SHARED_COMMUNES
+from evaluation.measures import percentiles, rss_mb
 from evaluation.synthetic import (
     Communes,
     load_holders,
@@ -69,24 +70,6 @@ SELECTIVE_SHARE = 0.01
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    """Resident memory of this process now, in MB (Linux /proc; peak RSS elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def percentiles(values_ms: list[float]) -> dict[str, float]:
-    a = np.asarray(values_ms, dtype=float)
-    return {f"p{q}": round(float(np.percentile(a, q)), 2) for q in (50, 95, 99)}
 
 
 # --- the vector cache ------------------------------------------------------------------------

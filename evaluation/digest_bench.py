@@ -17,7 +17,6 @@ import argparse
 import cProfile
 import json
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
+from evaluation.measures import peak_rss_mb, rss_mb
 from matcher.clock import utcnow
 from matcher.config import Settings
 from matcher.digest import run_digest
@@ -66,18 +66,6 @@ def recombined_holders(count: int, seed: int) -> list[HolderProfile]:
     return holders
 
 
-def rss_mib() -> float:
-    """Current resident set size, MiB (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--holders", type=int, default=10_000)
@@ -102,7 +90,7 @@ def main() -> int:
         setup_s = time.perf_counter() - started
         print(
             f"mise en place : {setup_s:.1f} s ({len(holders)} porteurs, {len(engine.index)} offres), "
-            f"mémoire résidente {rss_mib():.0f} Mio",
+            f"mémoire résidente {rss_mb():.0f} Mio",
             flush=True,
         )
 
@@ -141,7 +129,7 @@ def main() -> int:
           f"{summary.holders_considered / elapsed:.0f} porteurs/s)")  # fmt: skip
     print(f"  e-mails écrits : {summary.emails_sent} ({len(files)} fichiers, {size / 2**20:.1f} Mio), "
           f"ignorés : {summary.skipped}, échecs : {summary.failed}")  # fmt: skip
-    print(f"mémoire résidente maximale du processus (getrusage) : {peak_rss_mib():.0f} Mio")
+    print(f"mémoire résidente maximale du processus (getrusage) : {peak_rss_mb():.0f} Mio")
     if traced_peak is not None:
         print(f"pic des allocations Python pendant le digest (tracemalloc) : {traced_peak:.0f} Mio")
     return 0

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
+from evaluation.measures import percentiles
 from matcher.accounts import Role
 from matcher.config import Settings
 from matcher.engine import Engine
@@ -180,14 +180,10 @@ def wait_until_up(base: str, server: subprocess.Popen, timeout: float = 300) -> 
     raise SystemExit("matcher serve did not answer in time")
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values) * 1000
-    return {
-        "count": len(values),
-        "p50_ms": round(float(np.percentile(array, 50)), 1),
-        "p95_ms": round(float(np.percentile(array, 95)), 1),
-        "p99_ms": round(float(np.percentile(array, 99)), 1),
-    }
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    """The count and the p50/p95/p99 in milliseconds of latencies measured in seconds."""
+    milliseconds = percentiles([s * 1000 for s in seconds], digits=1)
+    return {"count": len(seconds), **{f"{name}_ms": value for name, value in milliseconds.items()}}
 
 
 def verify(home: Path, logs: list[ClientLog]) -> dict[str, int]:
@@ -287,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         "throughput_rps": round(total / elapsed, 1),
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
-        "operations": {op: percentiles(v) for op, v in sorted(timings.items())},
-        "all": percentiles([t for v in timings.values() for t in v]),
+        "operations": {op: latency_summary(v) for op, v in sorted(timings.items())},
+        "all": latency_summary([t for v in timings.values() for t in v]),
         "verification": checks,
         "server_exit_code": server.returncode,
     }

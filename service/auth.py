@@ -49,11 +49,11 @@ def current_user(
 def require_role(*roles: Role) -> Callable[[User], User]:
     """A dependency letting through only accounts with one of ``roles`` (admins always)."""
     allowed = {Role.admin, *roles}
-    labels = ", ".join(sorted(r.value for r in allowed))
+    labels = ", ".join(sorted(r.label for r in allowed))
 
     def check(user: Annotated[User, Depends(current_user)]) -> User:
         if user.role not in allowed:
-            raise HTTPException(403, f"action réservée aux comptes {labels} (votre rôle : {user.role.value})")
+            raise HTTPException(403, f"action réservée aux comptes {labels} (votre rôle : {user.role.label})")
         return user
 
     return check

@@ -367,6 +367,8 @@ def test_next_week_sends_only_what_is_new_and_not_already_sent(
             "price_eur": 0,
             "housing": True,
             "contact_email": "recrutement@cc-test.example",
+            "contact_name": "Mme Berthelot",
+            "contact_phone": "03 86 85 00 00",
         }
     )
     _republish(engine, updated, WEEK1 + timedelta(days=2))
@@ -384,6 +386,9 @@ def test_next_week_sends_only_what_is_new_and_not_already_sent(
         assert not set(first.get(recipient_sent, [])) & set(received.references)  # nothing sent twice
         assert "depuis notre envoi du 17 novembre 2026" in received.text
         assert "recrutement@cc-test.example" not in received.message.as_string()
+        # The territory's contact never reaches a holder: the counsellor is the go-between.
+        for contact in ("recrutement@cc-test.example", "Berthelot", "03 86 85 00 00"):
+            assert contact not in received.text and contact not in received.html
     one = next(r for r in second.values() if len(r.references) == 1)
     assert one.message["Subject"] == "1 nouvelle opportunité à la campagne pour votre projet"
     assert summary.skipped == summary.holders_considered - len(expected)

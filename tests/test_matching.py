@@ -249,3 +249,14 @@ def test_restricting_to_some_offers_is_the_same_ranking_on_fewer_offers(engine):
         assert {m.opportunity_id for m in subset.matches} <= some
         kept = [m.opportunity_id for m in whole.matches if m.opportunity_id in some]
         assert [m.opportunity_id for m in subset.matches][: len(kept)] == kept
+
+
+@pytest.mark.parametrize(
+    ("areas", "departments"),
+    [({"departments": ["Drôme"]}, {"26"}), ({"regions": ["Bretagne"]}, {"22", "29", "35", "56"})],
+)
+def test_a_department_or_region_by_name_gets_offers_there_only(engine, areas, departments):
+    profile = HolderProfile(project="Reprendre un commerce de village ou une activité", **areas)
+    result = engine.match(profile, top=20, today=TODAY)
+    assert result.matches
+    assert {m.department for m in result.matches} <= departments

@@ -28,6 +28,18 @@ class Role(StrEnum):
     officer = "officer"
     counsellor = "counsellor"
 
+    @property
+    def label(self) -> str:
+        """The role as a person reads it."""
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.admin: "administrateur·rice",
+    Role.officer: "agent·e territorial·e",
+    Role.counsellor: "conseiller·ère",
+}
+
 
 @dataclass(frozen=True)
 class User:

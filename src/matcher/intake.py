@@ -458,11 +458,22 @@ def import_records(
     return report
 
 
+#: What the file system says, in French.
+FILE_PROBLEMS: tuple[tuple[type[OSError], str], ...] = (
+    (FileNotFoundError, "fichier introuvable ; vérifiez le chemin"),
+    (IsADirectoryError, "c'est un dossier, pas un fichier"),
+    (PermissionError, "accès refusé ; vérifiez les droits du fichier"),
+)
+
+
 def read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        raise InvalidFile(f"{path} : lecture impossible ({error.strerror})") from None
+        problem = next(
+            (text for kind, text in FILE_PROBLEMS if isinstance(error, kind)), "lecture impossible"
+        )
+        raise InvalidFile(f"{path} : {problem}") from None
 
 
 def format_from_suffix(path: Path) -> str | None:

@@ -28,7 +28,7 @@ def users_add(
     with engine_for() as engine:
         user, token = engine.create_account(name, role, territory or [])
     scope = f" ({', '.join(user.territories)})" if user.territories else ""
-    err.print(f"Compte « {user.name} » créé, rôle {user.role.value}{scope}. Jeton (affiché une seule fois) :")
+    err.print(f"Compte « {user.name} » créé, rôle {user.role.label}{scope}. Jeton (affiché une seule fois) :")
     sys.stdout.write(token + "\n")
 
 
@@ -61,7 +61,7 @@ def users_list(
     for user in users:
         state = f"révoqué le {user.revoked_at:%d/%m/%Y}" if user.revoked_at else "actif"
         table.add_row(
-            user.name, user.role.value, ", ".join(user.territories), f"{user.created_at:%d/%m/%Y}", state
+            user.name, user.role.label, ", ".join(user.territories), f"{user.created_at:%d/%m/%Y}", state
         )
     out.print(table)
 
