@@ -10,7 +10,7 @@ the ledger says was already sent to them is left out, and so is what they marked
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -72,11 +72,11 @@ def select_digests(
         sent = ledger.already_sent((h.key for h in group), list(fresh))
         for start in range(0, len(group), batch_size):
             batch = group[start : start + batch_size]
-            results: list[MatchResult | None] = [None] * len(batch)
+            results: Sequence[MatchResult | None] = [None] * len(batch)
             if fresh:
                 # Ask for enough that dropping what was already sent still leaves ``limit``.
                 extra = max(len(sent.get(h.key, ())) for h in batch)
-                results = list(engine.match_many(batch, top=limit + extra, today=today, among=set(fresh)))
+                results = engine.match_many(batch, top=limit + extra, today=today, among=set(fresh))
             for holder, result in zip(batch, results, strict=True):
                 digest = HolderDigest(holder, since, first=holder.key not in last)
                 if result is not None:
