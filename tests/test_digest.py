@@ -293,6 +293,18 @@ def test_a_failure_mid_run_then_a_rerun_sends_each_email_exactly_once(
     assert run_digest(engine, clock=WEEK1, limit=LIMIT).emails_sent == 0
 
 
+def test_a_run_that_died_is_marked_interrupted_by_the_next(engine: Engine, mailbox: Mailbox) -> None:
+    dead = engine.ledger.open_run(WEEK1, dry_run=False)  # as a killed process left it: « running »
+    preview = engine.ledger.open_run(WEEK1, dry_run=True)  # dry runs take no lock: left alone
+    summary = run_digest(engine, clock=WEEK1, limit=LIMIT)
+    assert summary.complete
+    assert any(f"L'envoi n° {dead}" in note and "interrompu" in note for note in summary.notes)
+    with engine.store.database.session() as session:
+        status = dict(session.execute(select(DigestRunRow.run_id, DigestRunRow.status)).all())
+    assert status[dead] == "interrupted" and status[preview] == "running"
+    assert status[summary.run_id] == "completed"
+
+
 def test_a_refused_recipient_fails_alone_and_is_retried(
     engine: Engine, mailbox: Mailbox, week1_plan: dict[str, list[str]]
 ) -> None:

@@ -120,3 +120,25 @@ def test_archiving_removes_from_the_index_and_writes_are_read_back(sample_engine
         ]
     )
     assert "act-new" in ids and "act-001-medecin-felletin" not in ids
+
+
+def test_a_killed_save_s_temporary_file_is_removed_at_the_next_start(sample_engine, make_engine):
+    import subprocess
+    import sys
+
+    path = sample_engine.settings.index_path
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    orphan = path.with_suffix(f".{int(dead.stdout)}.tmp")  # its writer is gone
+    orphan.write_bytes(b"half an index")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        in_progress = path.with_suffix(f".{alive.pid}.tmp")  # another process is saving
+        in_progress.write_bytes(b"being written")
+        reopened = make_engine(sample_engine.settings.home)
+        report = reopened.refresh()
+        assert not report.rebuilt and not orphan.exists() and in_progress.exists()
+    finally:
+        alive.kill()
+        alive.wait()

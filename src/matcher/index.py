@@ -21,6 +21,16 @@ import numpy as np
 from matcher.lexical import LexicalModel
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class VectorIndex:
     """Exact inner-product search over normalised vectors, with filters applied inside FAISS."""
 
@@ -134,6 +144,18 @@ class VectorIndex:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+
+    @staticmethod
+    def remove_stale_files(path: Path) -> list[Path]:
+        """Delete the temporary files a process killed during ``save`` left beside ``path``
+        (``opportunities.<pid>.tmp`` of a pid no longer alive); returns them."""
+        removed = []
+        for tmp in path.parent.glob(f"{path.stem}.*.tmp"):
+            pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+        return removed
 
     @classmethod
     def load(cls, path: Path) -> VectorIndex:

@@ -204,6 +204,12 @@ def run_digest(
                 f"un autre envoi est en cours sur {engine.settings.home} (verrou digest.lock) : "
                 "attendez sa fin ; lancer deux envois à la fois enverrait des doublons"
             ) from None
+    if not options.dry_run:
+        for run_id in engine.ledger.interrupt_dead_runs():
+            notes.append(
+                f"L'envoi n° {run_id}, arrêté sans avoir pu finir, est marqué interrompu ; "
+                "ce qu'il n'avait pas envoyé part maintenant."
+            )
     try:
         transport = transport or (DirectoryTransport(dry_run_dir) if dry_run_dir else SmtpTransport(settings))
         return _run(engine, Composer(settings, secret_key), transport, options, progress, notes)

@@ -98,6 +98,8 @@ class IndexKeeper:
         """The saved index, or a fresh one and the reason the saved one cannot serve."""
         encoder = self._encoder()
         path = self.settings.index_path
+        with self._file_lock:
+            VectorIndex.remove_stale_files(path)
         fresh = VectorIndex(encoder.dim, encoder.identity)
         if full:
             return fresh, "reconstruction demandée"

@@ -41,6 +41,25 @@ class DigestLedger:
             session.flush()
             return row.run_id
 
+    def interrupt_dead_runs(self) -> list[int]:
+        """Mark « interrupted » the real runs left « running » by a process that died; call it
+        holding the digest lock (real runs are one at a time), so that none of them is alive."""
+        with self.database.session() as session:
+            dead = list(
+                session.scalars(
+                    select(DigestRunRow.run_id).where(
+                        DigestRunRow.status == "running", DigestRunRow.dry_run.is_(False)
+                    )
+                )
+            )
+            if dead:
+                session.execute(
+                    update(DigestRunRow)
+                    .where(DigestRunRow.run_id.in_(dead))
+                    .values(status="interrupted", finished_at=utcnow())
+                )
+            return dead
+
     def save_run(self, run_id: int, values: dict[str, Any]) -> None:
         with self.database.session() as session:
             session.execute(update(DigestRunRow).where(DigestRunRow.run_id == run_id).values(**values))
