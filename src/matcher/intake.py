@@ -351,27 +351,32 @@ def _array_records(text: str, start: int, source: str) -> list[RawRecord]:
     return records
 
 
-def _family_by_meaning(label: str | None, family: str | None, vocabulary: Taxonomy | None) -> str | None:
+#: Gives the vocabulary with an encoder, built (and the encoder loaded) only for a label the
+#: tables cannot read.
+Meaning = Callable[[], Taxonomy]
+
+
+def _family_by_meaning(label: str | None, family: str | None, meaning: Meaning | None) -> str | None:
     """The family of a label the tables could not read, by the nearest family in meaning."""
-    if family is not None or not label or vocabulary is None:
+    if family is not None or not label or meaning is None:
         return family
-    return vocabulary.classify(label).family
+    return meaning().classify(label).family
 
 
 def validate_opportunity(
-    raw: Any, label: str, gazetteer: Gazetteer | None, vocabulary: Taxonomy | None = None
+    raw: Any, label: str, gazetteer: Gazetteer | None, meaning: Meaning | None = None
 ) -> Opportunity:
     """Parse and place an opportunity; raises InvalidRecord naming the record and the field.
 
-    With ``vocabulary`` (a Taxonomy with an encoder), a sector label the tables cannot read is
-    given the nearest family in meaning, when it is near enough.
+    With ``meaning``, a sector label the tables cannot read is given the nearest family in
+    meaning, when it is near enough.
     """
     opportunity = parse(Opportunity, raw, label)
     try:
         location = resolve(opportunity.location, gazetteer)
     except LocationUnresolved as error:
         raise InvalidRecord(record_label(raw, label), [("location", str(error))]) from None
-    family = _family_by_meaning(opportunity.sector, opportunity.sector_family, vocabulary)
+    family = _family_by_meaning(opportunity.sector, opportunity.sector_family, meaning)
     return opportunity.model_copy(update={"location": location, "sector_family": family})
 
 
@@ -380,22 +385,18 @@ def validate_holder(
     label: str,
     gazetteer: Gazetteer | None,
     require_id: bool = True,
-    vocabulary: Taxonomy | None = None,
+    meaning: Meaning | None = None,
 ) -> HolderProfile:
-    """Parse a holder profile and place its origin (needed for distances); with ``vocabulary``,
+    """Parse a holder profile and place its origin (needed for distances); with ``meaning``,
     sector labels the tables cannot read get the nearest family in meaning."""
     holder = parse(HolderProfile, raw, label)
-    if vocabulary is not None:
-        unread = [s for s in holder.sectors if VOCABULARY.classify(s).family is None]
-        found = [f for s in unread if (f := vocabulary.classify(s).family)]
-        holder = holder.model_copy(
-            update={
-                "families": list(dict.fromkeys([*holder.families, *found])),
-                "partner_family": _family_by_meaning(
-                    holder.partner_sector, holder.partner_family, vocabulary
-                ),
-            }
-        )
+    unread = [s for s in holder.sectors if VOCABULARY.classify(s).family is None]
+    if meaning is not None and unread:
+        found = [f for s in unread if (f := meaning().classify(s).family)]
+        holder = holder.model_copy(update={"families": list(dict.fromkeys([*holder.families, *found]))})
+    partner = _family_by_meaning(holder.partner_sector, holder.partner_family, meaning)
+    if partner != holder.partner_family:
+        holder = holder.model_copy(update={"partner_family": partner})
     if require_id and holder.id is None:
         raise InvalidRecord(label, [("id", "champ obligatoire manquant")])
     if holder.origin is not None:
@@ -415,7 +416,7 @@ def import_records(
     gazetteer: Gazetteer | None,
     kind: RecordKind,
     records: list[RawRecord],
-    vocabulary: Taxonomy | None = None,
+    meaning: Meaning | None = None,
     admit: Callable[[Opportunity | HolderProfile], str | None] | None = None,
 ) -> ImportReport:
     """Validate every record, then upsert the valid ones by id, each in its own savepoint."""
@@ -439,9 +440,9 @@ def import_records(
                 )
             checked: Opportunity | HolderProfile
             if kind == "opportunities":
-                checked = validate_opportunity(record.value, record.label, gazetteer, vocabulary)
+                checked = validate_opportunity(record.value, record.label, gazetteer, meaning)
             else:
-                checked = validate_holder(record.value, record.label, gazetteer, vocabulary=vocabulary)
+                checked = validate_holder(record.value, record.label, gazetteer, meaning=meaning)
             if admit is not None and (problem := admit(checked)):
                 raise InvalidRecord(record_label(record.value, record.label), [("territory", problem)])
             valid.append(checked)

@@ -99,6 +99,10 @@ class Engine:
             self._vocabulary = Taxonomy(self.encoder)
         return self._vocabulary
 
+    def _meaning(self) -> Taxonomy:
+        # Handed to intake, which calls it only for a label the tables cannot read.
+        return self.vocabulary
+
     @property
     def weights(self) -> Weights:
         return self.ranker.weights
@@ -153,11 +157,11 @@ class Engine:
 
     def validate_opportunity(self, raw: Any, label: str) -> Opportunity:
         """Parse and place an opportunity; InvalidRecord names the record and the field."""
-        return validate_opportunity(raw, label, self.gazetteer, self.vocabulary)
+        return validate_opportunity(raw, label, self.gazetteer, self._meaning)
 
     def validate_holder(self, raw: Any, label: str, require_id: bool = True) -> HolderProfile:
         """Parse a holder profile and place its origin."""
-        return validate_holder(raw, label, self.gazetteer, require_id, self.vocabulary)
+        return validate_holder(raw, label, self.gazetteer, require_id, self._meaning)
 
     def import_records(
         self, kind: RecordKind, records: list[RawRecord], actor: User | None = None
@@ -168,7 +172,7 @@ class Engine:
         outside them) is that record's reject; the check reads the validated record.
         """
         admit = None if actor is None else (lambda record: self._scope_problem(actor, record))
-        report = import_records(self.store, self.gazetteer, kind, records, self.vocabulary, admit)
+        report = import_records(self.store, self.gazetteer, kind, records, self._meaning, admit)
         if kind == "opportunities":
             self.refresh()
         return report
