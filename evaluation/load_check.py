@@ -33,6 +33,7 @@ import httpx
 
 from evaluation.measures import percentiles
 from matcher.accounts import Role
+from matcher.cli.matching import DEMO_ORGANISATION
 from matcher.config import Settings
 from matcher.engine import Engine
 from matcher.errors import NotFound
@@ -75,7 +76,7 @@ def prepare_home(target: Path, source: Path | None) -> None:
     try:
         for kind, name in (("opportunities", "opportunities.jsonl"), ("holders", "holders.jsonl")):
             path = REPO / "data" / name
-            engine.import_records(kind, read_records(read_file(path), name))
+            engine.import_records(kind, read_records(read_file(path), name), organisation=DEMO_ORGANISATION)
         engine.refresh()
         engine.save_index()
     finally:
@@ -225,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         engine = Engine(Settings(home=home))
         tokens = {
             "officer": engine.create_account("charge-agent", Role.officer, [TERRITORY])[1],
-            "counsellor": engine.create_account("charge-conseil", Role.counsellor)[1],
         }
-        holder_ids = [h.id for h in engine.holders()[1]]
+        counsellor, tokens["counsellor"] = engine.create_account(
+            "charge-conseil", Role.counsellor, organisation=DEMO_ORGANISATION
+        )
+        holder_ids = [h.key for h in engine.holders(actor=counsellor)[1]]
         engine.close()
 
         port = free_port()

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from matcher import __version__
 from matcher.config import Settings
 from matcher.encoders import Encoder
 from matcher.engine import Engine
+from service import web
 from service.errors import BodySizeLimit, install_error_handlers
 
 DESCRIPTION = """\
@@ -29,7 +31,9 @@ pour des porteurs de projet urbains, avec les raisons de chaque suggestion.
 
 Authentification : `Authorization: Bearer <jeton>`, jeton créé par `matcher users add`.
 Rôles : **admin** (tout), **officer** (les offres de ses territoires, et leurs candidats),
-**counsellor** (les profils de porteurs et leurs correspondances).
+**counsellor** (les porteurs de projet de son organisation et leurs correspondances).
+
+Les pages pour les personnes (conseil, agents des territoires) sont sur `/connexion`.
 """
 
 #: Where the key for candidate pseudonyms lives when MATCHER_SECRET_KEY is not set.
@@ -83,7 +87,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         finally:
             await run_in_threadpool(_close_engine, engine)
 
-    app = FastAPI(
+    # The API's documentation with Swagger UI's files served from the package, not a CDN.
+    app = FastAPIOffline(
         title="matcher",
         version=__version__,
         description=DESCRIPTION,
@@ -91,13 +96,14 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         separate_input_output_schemas=False,
     )
     app.state.settings = settings
-    install_error_handlers(app)
+    install_error_handlers(app, web.is_page, web.error_page)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
 
     from service.routers import health, holders, matches, opportunities, templates, unsubscribe
 
     for module in (health, opportunities, matches, holders, templates, unsubscribe):
         app.include_router(module.router)
+    web.install(app)
     _document_patches(app)
     return app
 

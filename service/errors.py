@@ -8,6 +8,7 @@ the account's territories (the engine checks it), 401 and 403 (roles) raised by
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -227,7 +228,34 @@ HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[JSONRe
 )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register every mapping above on ``app``."""
+#: Whether a request is for a page, and the page that tells its error (status, message).
+PageTest = Callable[[Request], bool]
+ErrorPage = Callable[[Request, int, str], Response]
+
+
+def _answering_pages(
+    handler: Callable[[Request, Any], Awaitable[JSONResponse]], is_page: PageTest, error_page: ErrorPage
+) -> Callable[[Request, Any], Awaitable[Response]]:
+    """``handler``, whose answer to a page's request is a page with the same status and message."""
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        if not is_page(request):
+            return response
+        body = json.loads(bytes(response.body))
+        message = body["detail"] if isinstance(body.get("detail"), str) else body.get("message", "")
+        return error_page(request, response.status_code, message[:1].upper() + message[1:])
+
+    return answer
+
+
+def install_error_handlers(
+    app: FastAPI, is_page: PageTest | None = None, error_page: ErrorPage | None = None
+) -> None:
+    """Register every mapping above on ``app``; with ``is_page`` and ``error_page``, a page's
+    error is answered by a page."""
     for error, handler in HANDLERS:
-        app.add_exception_handler(error, handler)
+        if is_page is not None and error_page is not None:
+            app.add_exception_handler(error, _answering_pages(handler, is_page, error_page))
+        else:
+            app.add_exception_handler(error, handler)

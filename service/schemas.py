@@ -58,12 +58,14 @@ class FeedbackIn(BaseModel):
 
     opportunity_id: Annotated[RecordId, Field(examples=["act-001-medecin-felletin"])]
     verdict: Annotated[Verdict, Field(examples=["not_relevant"])]
+    comment: Annotated[str, Field(max_length=500, examples=["Trop loin de l'école"])] | None = None
 
 
 class FeedbackOut(BaseModel):
     holder_id: str
     opportunity_id: str
     verdict: Verdict
+    comment: str | None = None
 
 
 class CandidateOrigin(BaseModel):

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from matcher.cli.matching import DEMO_ORGANISATION
 from matcher.config import Settings
 from matcher.encoders import Encoder, load_encoder
 from matcher.engine import Engine
-from matcher.intake import import_records, read_file, read_records
+from matcher.intake import import_records, read_file, read_records, with_organisation
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -33,7 +34,10 @@ def communes_csv() -> Path:
 def load_sample(engine: Engine) -> None:
     for kind, name in (("opportunities", "opportunities.jsonl"), ("holders", "holders.jsonl")):
         path = DATA / name
-        report = import_records(engine.store, engine.gazetteer, kind, read_records(read_file(path), name))
+        records = read_records(read_file(path), name)
+        if kind == "holders":
+            records = with_organisation(records, DEMO_ORGANISATION)
+        report = import_records(engine.store, engine.gazetteer, kind, records)
         assert not report.rejected, report.rejected
 
 

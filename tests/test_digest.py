@@ -12,7 +12,6 @@ import html
 import json
 import re
 import shutil
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -35,6 +34,7 @@ from matcher.domain import Opportunity, OpportunityQuery
 from matcher.engine import Engine
 from matcher.store import Store
 from matcher.store.schema import DigestRunRow, HolderRow, OpportunityRow, SendRow
+from tests.serving import free_port
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 KEY = "clé-de-test-pour-signer-les-liens"
@@ -98,12 +98,6 @@ class Mailbox:
     def heal(self) -> None:
         self.fail_from = None
         self.refused.clear()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -16,7 +16,14 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from matcher.accounts import draft_account, hash_token
-from matcher.domain import HolderProfile, Location, Opportunity, OpportunityQuery
+from matcher.domain import (
+    DEFAULT_ORGANISATION,
+    HolderProfile,
+    Location,
+    Opportunity,
+    OpportunityQuery,
+    organisation_key,
+)
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store import Store
 from matcher.store.schema import Base
@@ -84,6 +91,13 @@ def test_the_previous_release_database_upgrades_without_loss(tmp_path: Path) -> 
         )
         assert store.holders.rejected_by([holders[0]["id"]]) == {holders[0]["id"]: {opportunities[0]["id"]}}
         assert [u.name for u in store.accounts.all()] == ["Admin", "Agent Creuse", "Conseil BGE"]
+        # 0004: each holder joins the organisation its record names, else the default one, where
+        # the counsellors' accounts of that time go too, so that they keep their holders.
+        for raw in holders:
+            named = (raw.get("counsellor") or {}).get("organisation") or DEFAULT_ORGANISATION
+            assert store.holders.organisation_of(raw["id"]) == organisation_key(named)
+        assert any(not (raw.get("counsellor") or {}).get("organisation") for raw in holders)
+        assert {u.name: u.organisation for u in store.accounts.all()}["Conseil BGE"] == DEFAULT_ORGANISATION
         assert store.ledger.sends_of(holders[0]["id"]) == [
             (opportunities[2]["id"], datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
         ]

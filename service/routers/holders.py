@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from matcher.domain import HolderProfile, HolderQuery
+from matcher.domain import HolderProfile, HolderQuery, new_holder_id
 from service.auth import Counsellor, EngineDep
 from service.routers import (
     REQUEST_LABEL,
@@ -30,14 +29,16 @@ router = APIRouter(
 @router.get("", response_model=HolderPage, summary="Lister les porteurs de projet")
 def list_holders(
     engine: EngineDep,
-    _: Counsellor,
+    user: Counsellor,
     digest_opt_in: bool | None = None,
     share_with_territories: bool | None = None,
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> HolderPage:
-    """Les profils dans l'ordre des id, filtrés sur l'abonnement aux suggestions ou la visibilité."""
-    total, page = engine.holders(HolderQuery(digest_opt_in, share_with_territories, offset, limit))
+    """Les profils de votre organisation (toutes pour un compte admin) dans l'ordre des id, filtrés
+    sur l'abonnement aux suggestions ou la visibilité."""
+    query = HolderQuery(digest_opt_in, share_with_territories, offset, limit)
+    total, page = engine.holders(query, actor=user)
     return HolderPage(total=total, offset=offset, limit=limit, items=page)
 
 
@@ -49,12 +50,12 @@ def list_holders(
     responses=error_responses(409),
     openapi_extra=json_request_body("HolderProfile", "Le profil ; sans id, le service en attribue un."),
 )
-def create_holder(engine: EngineDep, _: Counsellor, body: JsonBody, response: Response) -> HolderProfile:
-    """Crée un profil (201) ; 409 si l'id existe déjà. Sans id, un id « h-… » est attribué."""
+def create_holder(engine: EngineDep, user: Counsellor, body: JsonBody, response: Response) -> HolderProfile:
+    """Crée un profil (201) ; 409 si l'id existe déjà. Sans id, un id « h-… » est attribué. Le
+    porteur rejoint l'organisation du compte, qui devient son contact s'il n'en a pas."""
     if isinstance(body, dict) and body.get("id") is None:
-        body = {**body, "id": f"h-{secrets.token_hex(6)}"}
-    holder = engine.validate_holder(body, REQUEST_LABEL)
-    engine.save_holder(holder, create=True)
+        body = {**body, "id": new_holder_id()}
+    holder = engine.save_holder(engine.validate_holder(body, REQUEST_LABEL), create=True, actor=user)
     response.headers["Location"] = f"/v1/holders/{holder.id}"
     return holder
 
@@ -67,20 +68,25 @@ def create_holder(engine: EngineDep, _: Counsellor, body: JsonBody, response: Re
     responses=error_responses(404),
 )
 def add_feedback(
-    engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, feedback: FeedbackIn
+    engine: EngineDep, user: Counsellor, holder_id: HolderIdPath, feedback: FeedbackIn
 ) -> FeedbackOut:
     """« not_relevant » retire l'offre des correspondances de ce porteur ; « interested » et
     « contacted » sont gardés pour le suivi."""
-    engine.record_feedback(holder_id, feedback.opportunity_id, feedback.verdict)
-    return FeedbackOut(holder_id=holder_id, opportunity_id=feedback.opportunity_id, verdict=feedback.verdict)
+    engine.record_feedback(holder_id, feedback.opportunity_id, feedback.verdict, feedback.comment, actor=user)
+    return FeedbackOut(
+        holder_id=holder_id,
+        opportunity_id=feedback.opportunity_id,
+        verdict=feedback.verdict,
+        comment=feedback.comment,
+    )
 
 
 @router.get(
     "/{holder_id}", response_model=HolderProfile, summary="Lire un profil", responses=error_responses(404)
 )
-def get_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath) -> HolderProfile:
-    """Le profil tel qu'enregistré."""
-    return engine.holder(holder_id)
+def get_holder(engine: EngineDep, user: Counsellor, holder_id: HolderIdPath) -> HolderProfile:
+    """Le profil tel qu'enregistré ; 404 pour un porteur d'une autre organisation."""
+    return engine.holder(holder_id, actor=user)
 
 
 @router.put(
@@ -91,13 +97,12 @@ def get_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath) -> Hol
     openapi_extra=json_request_body("HolderProfile", "Le profil complet ; son id est celui de l'adresse."),
 )
 def replace_holder(
-    engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, body: JsonBody
+    engine: EngineDep, user: Counsellor, holder_id: HolderIdPath, body: JsonBody
 ) -> HolderProfile:
     """Remplace le profil entier."""
-    engine.holder(holder_id)  # 404 for an unknown id: PUT does not create
+    engine.holder(holder_id, actor=user)  # 404 for an unknown id: PUT does not create
     holder = engine.validate_holder(record_with_id(body, holder_id), REQUEST_LABEL)
-    engine.save_holder(holder)
-    return holder
+    return engine.save_holder(holder, actor=user)
 
 
 @router.patch(
@@ -110,13 +115,13 @@ def replace_holder(
         "Les champs à changer ; null efface un champ facultatif. L'ensemble est revalidé.",
     ),
 )
-def patch_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, body: JsonBody) -> HolderProfile:
+def patch_holder(
+    engine: EngineDep, user: Counsellor, holder_id: HolderIdPath, body: JsonBody
+) -> HolderProfile:
     """Fusionne les champs donnés avec le profil, puis revalide le tout."""
-    stored = engine.holder(holder_id)
+    stored = engine.holder(holder_id, actor=user)
     merged = merge_patch(stored.model_dump(mode="json", exclude_none=True), body, holder_id)
-    holder = engine.validate_holder(merged, REQUEST_LABEL)
-    engine.save_holder(holder)
-    return holder
+    return engine.save_holder(engine.validate_holder(merged, REQUEST_LABEL), actor=user)
 
 
 @router.delete(
@@ -126,7 +131,7 @@ def patch_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, body
     summary="Effacer un porteur de projet et tout ce qui le concerne",
     responses=error_responses(404),
 )
-def delete_holder(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath) -> Response:
+def delete_holder(engine: EngineDep, user: Counsellor, holder_id: HolderIdPath) -> Response:
     """Droit à l'effacement : le profil, ses avis et l'historique des suggestions envoyées."""
-    engine.erase_holder(holder_id)
+    engine.erase_holder(holder_id, actor=user)
     return Response(status_code=204)

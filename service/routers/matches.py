@@ -22,10 +22,12 @@ Top = Annotated[int, Query(ge=1, le=MAX_TOP, description="Nombre d'offres voulue
     summary="Les meilleures offres pour un porteur enregistré",
     responses=error_responses(404),
 )
-def holder_matches(engine: EngineDep, _: Counsellor, holder_id: HolderIdPath, top: Top = 10) -> MatchResult:
+def holder_matches(
+    engine: EngineDep, user: Counsellor, holder_id: HolderIdPath, top: Top = 10
+) -> MatchResult:
     """Même forme que `matcher match --json` : offres classées et expliquées, exclusions par
-    critère, et ce qu'élargir un critère ajouterait."""
-    return engine.match(engine.holder(holder_id), top=top)
+    critère, et ce qu'élargir un critère ajouterait. 404 pour un porteur d'une autre organisation."""
+    return engine.match_holder(holder_id, top=top, actor=user)
 
 
 @router.post(

@@ -1,24 +1,38 @@
-"""API accounts: roles, territories and bearer tokens, of which only a SHA-256 hash is stored.
+"""Accounts: roles, territories or an organisation, bearer tokens and sign-in for the pages.
 
 No SQL here: the store keeps accounts (``matcher.store.accounts``), the engine creates them.
 
-A token is shown once, when its account is created; whoever loses it gets a new account.
+A token is shown once, when its account is created; whoever loses it gets a new account; only
+its SHA-256 hash is stored. A password (for the pages) is stored as an Argon2id hash. A web
+session is a random token in an HttpOnly cookie, of which only the hash is stored too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from matcher.domain import territory_key
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from matcher.domain import HolderProfile, organisation_key, territory_key
 from matcher.errors import InvalidRecord
 
 #: Prefix of every token, so that a leaked one is recognisable in logs and secret scanners.
 TOKEN_PREFIX = "mtk_"
 MAX_NAME_CHARS = 100
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 200
+#: After this many wrong passwords in a row, the account is locked for LOCK_DURATION.
+MAX_FAILED_SIGN_INS = 5
+LOCK_DURATION = timedelta(minutes=15)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile.
+_HASHER = PasswordHasher()
 
 
 class Role(StrEnum):
@@ -50,10 +64,21 @@ class User:
     territories: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None = None
+    account_id: int = 0
+    email: str | None = None
+    organisation: str | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def follows(self, holder: HolderProfile) -> bool:
+        """Whether this account may see ``holder``: admins all, counsellors their organisation's."""
+        if self.role is Role.admin:
+            return True
+        if self.role is not Role.counsellor or self.organisation is None:
+            return False
+        return organisation_key(self.organisation) == organisation_key(holder.organisation)
 
     def covers(self, territory: str) -> bool:
         """Whether this account may publish for ``territory``: admins anywhere, officers in scope."""
@@ -79,23 +104,48 @@ def scope_problem(user: User | None, territory: str, stored_territory: str | Non
 
 
 def hash_token(token: str) -> str:
+    """The SHA-256 kept for a bearer token or a session token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
 class AccountDraft:
-    """An account about to be created: its name, role and territories, already validated."""
+    """An account about to be created, already validated."""
 
     name: str
     role: Role
     territories: tuple[str, ...]
+    email: str | None = None
+    organisation: str | None = None
+    password_hash: str | None = None
 
 
-def draft_account(name: str, role: Role | str, territories: list[str] | None = None) -> AccountDraft:
-    """Validate a new account's name, role and territories; InvalidRecord names what is wrong."""
+def draft_account(
+    name: str,
+    role: Role | str,
+    territories: list[str] | None = None,
+    *,
+    email: str | None = None,
+    organisation: str | None = None,
+    password: str | None = None,
+) -> AccountDraft:
+    """Validate a new account; InvalidRecord names each field that is wrong.
+
+    An account with an e-mail signs in to the pages with its password; one without is a
+    token for tools. A counsellor belongs to an organisation, whose holders they follow.
+    """
     name = " ".join(name.split())
     scope = tuple(dict.fromkeys(" ".join(t.split()) for t in territories or [] if t.strip()))
+    organisation = " ".join((organisation or "").split()) or None
     problems = []
+    if email is not None:
+        email = email.strip().lower()
+        if not _EMAIL.match(email) or len(email) > 254:
+            problems.append(("email", f"adresse e-mail invalide : {email!r} (exemple : conseil@bge.example)"))
+        elif password is None:
+            problems.append(("password", "un compte avec une adresse e-mail a besoin d'un mot de passe"))
+    if password is not None and (problem := password_problem(password)):
+        problems.append(("password", problem))
     if not name:
         problems.append(("name", "le nom du compte ne doit pas être vide"))
     elif len(name) > MAX_NAME_CHARS:
@@ -111,9 +161,52 @@ def draft_account(name: str, role: Role | str, territories: list[str] | None = N
             )
         if role is not Role.officer and scope:
             problems.append(("territories", "seuls les comptes officer ont des territoires"))
+        if role is Role.counsellor and organisation is None:
+            problems.append(
+                ("organisation", "un compte counsellor appartient à une organisation (--organisation)")
+            )
+        if role is not Role.counsellor and organisation is not None:
+            problems.append(("organisation", "seuls les comptes counsellor ont une organisation"))
     if problems:
         raise InvalidRecord(f"compte {name!r}", problems)
-    return AccountDraft(name, Role(role), scope)
+    hashed = None if password is None else hash_password(password)
+    return AccountDraft(name, Role(role), scope, email, organisation, hashed)
+
+
+def password_problem(password: str) -> str | None:
+    """Why ``password`` cannot be used, or None."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        return f"mot de passe trop court (au moins {MIN_PASSWORD_CHARS} caractères)"
+    if len(password) > MAX_PASSWORD_CHARS:
+        return f"mot de passe trop long (au plus {MAX_PASSWORD_CHARS} caractères)"
+    return None
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash stored for ``password``."""
+    return _HASHER.hash(password)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` is the one behind ``password_hash``; with no hash, the same work is
+    done on a dummy so that an unknown address takes as long as a wrong password."""
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def normal_email(email: str) -> str:
+    """How e-mail addresses compare when signing in."""
+    return email.strip().lower()
+
+
+def new_secret() -> str:
+    """A random value for a session cookie or a CSRF token."""
+    return secrets.token_urlsafe(32)
 
 
 def new_token() -> str:

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     mail_from: str = "matcher <suggestions@matcher.invalid>"
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = None
+    # Pages.
+    session_idle_minutes: int = Field(
+        default=60, ge=1, description="A web session ends after this long without a request."
+    )
+    map_tiles: str | None = Field(
+        default=None,
+        description="Tile URL template for the maps ({z}/{x}/{y}); none: markers on a plain background.",
+    )
 
     @cached_property
     def db_url(self) -> str:

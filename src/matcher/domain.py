@@ -7,6 +7,7 @@ field means "no constraint" (for a profile) or "unknown" (for an opportunity), n
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -97,6 +98,12 @@ Verdict = Annotated[
     _aliased(("interested", "not_relevant", "contacted"), VERDICT_ALIASES),
 ]
 
+VERDICT_LABELS: dict[str, str] = {
+    "interested": "Intéressé·e",
+    "not_relevant": "Pas pertinent",
+    "contacted": "Contacté",
+}
+
 KIND_LABELS: dict[str, str] = {
     "activity": "offre d'activité",
     "takeover": "reprise d'entreprise",
@@ -174,6 +181,16 @@ def territory_key(territory: str) -> str:
     text = unicodedata.normalize("NFKC", territory)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # zero-width and the like
     return " ".join(text.split()).casefold()
+
+
+#: The organisation of a holder whose record names none (and of the counsellors' accounts that
+#: existed before organisations did): only admins see such holders until one is named.
+DEFAULT_ORGANISATION = "Sans organisation"
+
+
+def organisation_key(organisation: str) -> str:
+    """How organisation names compare: like territories (« BGE  paris » is « BGE Paris »)."""
+    return territory_key(organisation)
 
 
 def _canonical_territory(territory: str) -> str:
@@ -344,6 +361,12 @@ class HolderProfile(Contract):
     def _no_repeats(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
 
+    @property
+    def organisation(self) -> str:
+        """The organisation following this holder: only its counsellors see the profile."""
+        named = self.counsellor.organisation if self.counsellor else None
+        return named or DEFAULT_ORGANISATION
+
     @classmethod
     def from_stored(cls, payload: dict[str, Any]) -> HolderProfile:
         """A stored profile: validated, its labels already read when it was written."""
@@ -403,6 +426,15 @@ class HolderQuery:
     share_with_territories: bool | None = None
     offset: int = 0
     limit: int | None = None
+    #: Only this organisation's holders (a counsellor's caseload); None: every organisation.
+    organisation: str | None = None
+    #: Words to find in the holder's name or commune of origin, accents and case ignored.
+    search: str | None = None
+
+
+def new_holder_id() -> str:
+    """An id for a profile created without one (« h-3f9a0c12b4e7 »)."""
+    return f"h-{secrets.token_hex(6)}"
 
 
 def profile_text(profile: HolderProfile) -> str:
@@ -425,12 +457,33 @@ class Reason(BaseModel):
 
 
 class Relaxation(BaseModel):
-    """What widening one constraint would add to a short result."""
+    """What widening one constraint would add to a short result: ``text`` says it, ``label``
+    is the action's (a button's) wording."""
 
     constraint: str
     value: float | str | list[str] | None
     additional: int
     text: str
+    label: str
+
+
+#: The constraints a widening changes: a new limit, or values added to a list.
+WIDENABLE_LIMITS = ("max_distance_km", "budget_eur")
+WIDENABLE_LISTS = ("departments", "regions", "kinds")
+
+
+def widened_record(profile: HolderProfile, constraint: str, value: Any) -> dict[str, Any]:
+    """The profile's record with one constraint widened (a limit replaced, list values added),
+    to validate again; ValueError for a constraint that cannot be widened."""
+    record = profile.model_dump(mode="json", exclude_none=True)
+    if constraint in WIDENABLE_LIMITS:
+        record[constraint] = value
+    elif constraint in WIDENABLE_LISTS:
+        added = value if isinstance(value, list) else [value]
+        record[constraint] = list(dict.fromkeys([*record.get(constraint, []), *added]))
+    else:
+        raise ValueError(f"critère non élargissable : {constraint!r}")
+    return record
 
 
 class Match(BaseModel):
@@ -448,6 +501,11 @@ class Match(BaseModel):
     department: str | None
     distance_km: float | None
     price_eur: float | None
+    #: Where the offer is (for a map).
+    lat: float | None = None
+    lon: float | None = None
+    #: The fit in words (« Très proche du projet »), for people who should not read a score.
+    fit: str = ""
 
 
 class MatchResult(BaseModel):

@@ -40,6 +40,10 @@ class OutOfScope(MatcherError):
     """An account acts on a record outside its territories."""
 
 
+class SignInRefused(MatcherError):
+    """A sign-in to the pages is refused: wrong address or password, or a locked account."""
+
+
 class WriteConflict(MatcherError):
     """A write collides with a stored record (a concurrent create, a unique name)."""
 

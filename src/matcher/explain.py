@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from matcher.areas import DEPARTMENT_NAMES, DEPARTMENT_REGIONS, region_label
 from matcher.domain import KIND_LABELS, HolderProfile, Opportunity, Reason, Relaxation
@@ -327,24 +328,72 @@ def _warnings(
     return warnings
 
 
+#: What each score component measures, in the words of a page's « Détail du score ».
+COMPONENT_LABELS: dict[str, str] = {
+    "semantic": "Sens du projet",
+    "lexical": "Mots du projet",
+    "sector": "Secteur recherché",
+    "distance": "Proximité",
+    "budget": "Marge de budget",
+    "housing": "Logement",
+    "remote": "Télétravail",
+    "partner": "Travail du ou de la conjoint·e",
+    "freshness": "Offre récente",
+}
+
+#: The score from which a match reads « Très proche du projet », then « Proche du projet »;
+#: below, or off the project's topic, « À discuter ». Chosen on the first labelled set (see
+#: README, « Étiquettes d'adéquation »), checked on the second one.
+FIT_THRESHOLDS = ((0.44, "Très proche du projet"), (0.35, "Proche du projet"))
+FIT_TO_DISCUSS = "À discuter"
+
+
+def fit_label(score: float, about_the_project: bool) -> str:
+    """The fit in words: what a counsellor reads instead of a score."""
+    if about_the_project:
+        for threshold, label in FIT_THRESHOLDS:
+            if score >= threshold:
+                return label
+    return FIT_TO_DISCUSS
+
+
 def describe_relaxation(option: RelaxationOption) -> Relaxation:
-    """The sentence a counsellor reads to widen a search with the client."""
+    """The sentence a counsellor reads to widen a search with the client, and the button's
+    label that does it (« Élargir à 150 km (6 offres de plus) »)."""
     more = f"{_plural(option.additional, 'offre')} de plus"
     value = option.value
     if isinstance(value, list):
         if option.constraint == "departments":
-            message = f"{more} en ajoutant : {', '.join(department_label(d) for d in value)}"
+            added = ", ".join(department_label(d) for d in value)
+            message, label = f"{more} en ajoutant : {added}", f"Ajouter {added}"
         elif option.constraint == "regions":
-            message = f"{more} en ajoutant : {', '.join(region_label(r) for r in value)}"
+            added = ", ".join(region_label(r) for r in value)
+            message, label = f"{more} en ajoutant : {added}", f"Ajouter {added}"
         else:
-            message = f"{more} en acceptant aussi : {', '.join(KIND_LABELS[k] for k in value)}"
+            added = ", ".join(KIND_LABELS[k] for k in value)
+            message, label = f"{more} en acceptant aussi : {added}", f"Accepter aussi : {added}"
     elif option.constraint == "max_distance_km":
-        message = f"{more} jusqu'à {value:.0f} km"
+        message, label = f"{more} jusqu'à {value:.0f} km", f"Élargir à {value:.0f} km"
     else:
-        message = f"{more} avec un budget de {euros(value)}"
+        message, label = f"{more} avec un budget de {euros(value)}", f"Budget jusqu'à {euros(value)}"
     return Relaxation(
         constraint=option.constraint,
         value=option.value,
         additional=option.additional,
         text=message,
+        label=f"{label} ({more})",
     )
+
+
+def describe_widening(constraint: str, value: Any) -> str:
+    """A widening saved in a profile, as its history tells it."""
+    if constraint == "max_distance_km":
+        return f"Distance maximale portée à {float(value):.0f} km"
+    if constraint == "budget_eur":
+        return f"Budget porté à {euros(float(value))}"
+    values = value if isinstance(value, list) else [value]
+    if constraint == "departments":
+        return "Départements ajoutés : " + ", ".join(department_label(d) for d in values)
+    if constraint == "regions":
+        return "Régions ajoutées : " + ", ".join(region_label(r) or r for r in values)
+    return "Types d'offres ajoutés : " + ", ".join(KIND_LABELS.get(str(k), str(k)) for k in values)

@@ -228,6 +228,18 @@ class Gazetteer:
         closest = sorted(ranked.values(), key=lambda entry: (-entry[0], -entry[2].population))
         return [(label, close) for _, label, close in closest[:MAX_SUGGESTIONS]]
 
+    def starting_with(self, prefix: str, limit: int = MAX_SUGGESTIONS) -> list[Commune]:
+        """Communes whose name starts like ``prefix`` (accents and case ignored), most populous
+        first: what a form suggests while a name is typed."""
+        key = name_key(prefix)
+        if len(key) < 2:
+            return []
+        rows = {r for name in self._name_choices if name.startswith(key) for r in self._by_name[name]}
+        unique: dict[str, Commune] = {}
+        for commune in sorted((self._commune(r) for r in rows), key=lambda c: -c.population):
+            unique.setdefault(commune.insee, commune)
+        return list(unique.values())[:limit]
+
     def nearest(self, lat: float, lon: float) -> Commune:
         return self._commune(int(np.argmin(haversine_km(lat, lon, self._lats, self._lons))))
 

@@ -49,6 +49,19 @@ class RawRecord:
     value: Any
 
 
+def with_organisation(records: list[RawRecord], organisation: str) -> list[RawRecord]:
+    """Holder records with ``organisation`` as their counsellor's where they name none."""
+    filled = []
+    for record in records:
+        value = record.value
+        if isinstance(value, dict):
+            counsellor = value.get("counsellor") or {}
+            if isinstance(counsellor, dict) and not counsellor.get("organisation"):
+                value = {**value, "counsellor": {**counsellor, "organisation": organisation}}
+        filled.append(RawRecord(record.label, value))
+    return filled
+
+
 @dataclass
 class Reject:
     record: str

@@ -25,6 +25,7 @@ import functools
 import io
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -33,7 +34,14 @@ from typing import Any, Literal, get_args
 import charset_normalizer
 from pydantic import BaseModel
 
-from matcher.domain import MAX_DESCRIPTION_CHARS, HolderProfile, Opportunity, record_label
+from matcher.domain import (
+    KIND_LABELS,
+    MAX_DESCRIPTION_CHARS,
+    HolderProfile,
+    MatchResult,
+    Opportunity,
+    record_label,
+)
 from matcher.errors import InvalidFile, InvalidRecord
 
 RecordKind = Literal["opportunities", "holders"]
@@ -377,7 +385,7 @@ def read_spreadsheet(
             problem = f"{len(cells)} colonnes au lieu de {len(paths)}"
             records.append((label, InvalidRecord(label, [("", problem)])))
             continue
-        records.append((label, _record(paths, cells, label)))
+        records.append((label, record_from_cells(paths, cells, label)))
     return records
 
 
@@ -425,7 +433,9 @@ class _CellError(ValueError):
     """A cell that cannot be read whatever the contract says (a date that does not exist...)."""
 
 
-def _record(paths: list[str], cells: list[str], label: str) -> dict[str, Any] | InvalidRecord:
+def record_from_cells(paths: list[str], cells: list[str], label: str) -> dict[str, Any] | InvalidRecord:
+    """A record from text cells under contract paths (a spreadsheet's row, a web form's fields):
+    each cell read by its field's type, empty cells absent; InvalidRecord for unreadable ones."""
     record: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     for path, cell in zip(paths, cells, strict=True):
@@ -593,11 +603,40 @@ _EXAMPLES: dict[str, dict[str, str]] = {
 }
 
 
+def _sheet(rows: Iterable[Iterable[Any]]) -> bytes:
+    # What a French spreadsheet opens as it is: UTF-8 with a BOM, « ; » between cells.
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
+    return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
+
+
 def template(kind: RecordKind) -> bytes:
     """A CSV to fill in: UTF-8 with BOM, « ; », French headers and one example row."""
     columns = columns_for(kind)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(columns.french.values())
-    writer.writerow(_EXAMPLES[kind].get(path, "") for path in columns.french)
-    return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
+    return _sheet([columns.french.values(), (_EXAMPLES[kind].get(path, "") for path in columns.french)])
+
+
+MATCH_COLUMNS = ("Rang", "Offre", "Type", "Commune", "Département", "Distance (km)", "Prix (€)",
+                 "Adéquation", "Raisons", "Points d'attention", "Identifiant")  # fmt: skip
+
+
+def matches_sheet(result: MatchResult) -> bytes:
+    """A holder's matches as a CSV a spreadsheet opens: one row per offer, numbers in French."""
+    rows: list[Iterable[Any]] = [MATCH_COLUMNS]
+    for match in result.matches:
+        rows.append(
+            (
+                match.rank,
+                match.title,
+                KIND_LABELS[match.kind],
+                match.commune or "",
+                match.department or "",
+                "" if match.distance_km is None else f"{match.distance_km:.0f}",
+                "" if match.price_eur is None else f"{match.price_eur:.0f}",
+                match.fit,
+                " ; ".join(reason.text for reason in match.reasons),
+                " ; ".join(warning.text for warning in match.warnings),
+                match.opportunity_id,
+            )
+        )
+    return _sheet(rows)

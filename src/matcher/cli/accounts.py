@@ -1,4 +1,4 @@
-"""``matcher users``: API accounts and their tokens."""
+"""``matcher users``: accounts, their API tokens and their passwords for the pages."""
 
 from __future__ import annotations
 
@@ -12,7 +12,19 @@ from rich.table import Table
 from matcher.accounts import Role
 from matcher.cli.common import engine_for, err, out
 
-users_app = typer.Typer(help="Comptes d'accès à l'API HTTP (jetons).", no_args_is_help=True)
+users_app = typer.Typer(help="Comptes : jetons de l'API HTTP, mots de passe des pages.", no_args_is_help=True)
+
+PasswordStdin = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Lire le mot de passe sur l'entrée standard (une ligne)."),
+]
+
+
+def read_password(from_stdin: bool) -> str:
+    """The password from stdin's first line, or asked twice at the terminal (never echoed)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True, err=True)
 
 
 @users_app.command("add")
@@ -23,13 +35,40 @@ def users_add(
         list[str] | None,
         typer.Option("--territory", help="Territoire d'un compte officer (répétable)."),
     ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="Adresse de connexion aux pages (demande alors un mot de passe)."),
+    ] = None,
+    organisation: Annotated[
+        str | None, typer.Option("--organisation", help="Organisation d'un compte counsellor.")
+    ] = None,
+    password_stdin: PasswordStdin = False,
 ) -> None:
-    """Créer un compte. Le jeton s'affiche seul sur la sortie standard, une seule fois : gardez-le."""
+    """Créer un compte. Le jeton s'affiche seul sur la sortie standard, une seule fois : gardez-le.
+    Avec --email, le compte se connecte aussi aux pages avec son mot de passe."""
+    password = read_password(password_stdin) if email is not None else None
     with engine_for() as engine:
-        user, token = engine.create_account(name, role, territory or [])
-    scope = f" ({', '.join(user.territories)})" if user.territories else ""
-    err.print(f"Compte « {user.name} » créé, rôle {user.role.label}{scope}. Jeton (affiché une seule fois) :")
+        user, token = engine.create_account(
+            name, role, territory or [], email=email, organisation=organisation, password=password
+        )
+    scope = ", ".join(user.territories) or user.organisation
+    where = f" ({scope})" if scope else ""
+    sign_in = f", connexion aux pages avec {user.email}" if user.email else ""
+    err.print(f"Compte « {user.name} » créé, rôle {user.role.label}{where}{sign_in}.")
+    err.print("Jeton de l'API (affiché une seule fois) :")
     sys.stdout.write(token + "\n")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    account: Annotated[str, typer.Argument(help="Nom ou adresse e-mail du compte.")],
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Changer le mot de passe d'un compte ; ses sessions ouvertes sont fermées."""
+    password = read_password(password_stdin)
+    with engine_for() as engine:
+        user = engine.set_password(account, password)
+    out.print(f"Mot de passe du compte « {user.name} » changé ; ses sessions ouvertes sont fermées.")
 
 
 @users_app.command("list")
@@ -45,6 +84,8 @@ def users_list(
                 "name": u.name,
                 "role": u.role.value,
                 "territories": list(u.territories),
+                "email": u.email,
+                "organisation": u.organisation,
                 "created_at": u.created_at.isoformat(),
                 "revoked_at": u.revoked_at.isoformat() if u.revoked_at else None,
             }
@@ -55,13 +96,14 @@ def users_list(
     if not users:
         out.print("Aucun compte. Créez-en un : matcher users add --role admin --name NOM")
         return
-    table = Table(title="Comptes de l'API", title_justify="left")
-    for column in ("Nom", "Rôle", "Territoires", "Créé le", "État"):
+    table = Table(title="Comptes", title_justify="left")
+    for column in ("Nom", "Rôle", "Périmètre", "Connexion", "Créé le", "État"):
         table.add_column(column, overflow="fold")
     for user in users:
         state = f"révoqué le {user.revoked_at:%d/%m/%Y}" if user.revoked_at else "actif"
+        scope = ", ".join(user.territories) or user.organisation or ""
         table.add_row(
-            user.name, user.role.label, ", ".join(user.territories), f"{user.created_at:%d/%m/%Y}", state
+            user.name, user.role.label, scope, user.email or "", f"{user.created_at:%d/%m/%Y}", state
         )
     out.print(table)
 

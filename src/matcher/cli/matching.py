@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -12,14 +13,29 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from matcher.accounts import Role
 from matcher.cli.common import EXIT_REJECTED, engine_for, err, out, print_import_report, refresh_with_progress
+from matcher.cli.serve import run_service
 from matcher.config import Settings
 from matcher.domain import KIND_LABELS, HolderProfile, MatchResult
-from matcher.errors import InvalidFile
+from matcher.engine import Engine
+from matcher.errors import AlreadyExists, InvalidFile
 from matcher.explain import describe_exclusions, euros
 from matcher.intake import RecordKind, read_file, read_records
 
 DEMO_HOLDERS = ("h-001", "h-026", "h-020", "h-019")
+#: The organisation following the sample holders whose records name none.
+DEMO_ORGANISATION = "BGE Paris"
+#: The sample accounts ``matcher demo --serve`` signs in with: (name, role, e-mail, scope).
+DEMO_ACCOUNTS = (
+    ("Conseillère BGE Paris", Role.counsellor, "conseil@bge.example", DEMO_ORGANISATION),
+    (
+        "Agent Creuse Grand Sud",
+        Role.officer,
+        "agent@creuse.example",
+        "Communauté de communes Creuse Grand Sud",
+    ),
+)
 DEMO_FILES: tuple[tuple[RecordKind, str], ...] = (
     ("opportunities", "opportunities.jsonl"),
     ("holders", "holders.jsonl"),
@@ -90,11 +106,31 @@ def sample_data_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "data"
 
 
+def demo_accounts(engine: Engine) -> list[tuple[str, str, str]]:
+    """Create (or give a new password to) the sample accounts: (role, e-mail, password) each."""
+    signed = []
+    for name, role, email, scope in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        place = {"organisation": scope} if role is Role.counsellor else {"territories": [scope]}
+        try:
+            engine.create_account(name, role, email=email, password=password, **place)
+        except AlreadyExists:
+            engine.set_password(email, password)
+        signed.append((role.label, email, password))
+    return signed
+
+
 def demo(
     data: Annotated[Path, typer.Option("--data", help="Dossier des données d'exemple.")] = sample_data_dir(),
     top: Annotated[int, typer.Option("--top", min=1, max=20)] = 3,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Puis servir les pages, avec un compte de conseil et un d'agent."),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port des pages (--serve).")] = 8000,
 ) -> None:
-    """Charger les données d'exemple et montrer des correspondances expliquées."""
+    """Charger les données d'exemple et montrer des correspondances expliquées ; avec --serve,
+    les montrer aussi dans les pages."""
     home = os.environ.get("MATCHER_HOME")
     temporary = None if home else tempfile.TemporaryDirectory(prefix="matcher-demo-")
     settings = Settings(home=Path(home) if home else Path(temporary.name))  # type: ignore[union-attr]
@@ -103,14 +139,24 @@ def demo(
         with engine_for(settings) as engine:
             for kind, name in DEMO_FILES:
                 path = data / name
-                report = engine.import_records(kind, read_records(read_file(path), str(path), kind=kind))
+                records = read_records(read_file(path), str(path), kind=kind)
+                report = engine.import_records(kind, records, organisation=DEMO_ORGANISATION)
                 print_import_report(path, report)
             refresh_with_progress(engine)
+            engine.save_index()
             for holder_id in DEMO_HOLDERS:
                 holder = engine.holder(holder_id)
                 out.rule(f"{holder.name} ({holder.id})")
                 out.print(holder.project, style="italic", highlight=False)
                 print_result(engine.match(holder, top=top), f"{top} meilleures offres")
+            signed = demo_accounts(engine) if serve else []
+        if serve:
+            out.rule("Pages")
+            out.print(f"Ouvrez http://127.0.0.1:{port}/connexion et connectez-vous :")
+            for role, email, password in signed:
+                out.print(f"  {role} : {email} / mot de passe {password}", highlight=False)
+            os.environ["MATCHER_HOME"] = str(settings.home)
+            run_service("127.0.0.1", port)
     finally:
         if temporary is not None:
             temporary.cleanup()

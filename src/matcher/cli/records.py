@@ -18,10 +18,10 @@ import_app = typer.Typer(
 geo_app = typer.Typer(help="Table des communes (gazetteer).", no_args_is_help=True)
 
 
-def _import(kind: RecordKind, path: Path) -> None:
+def _import(kind: RecordKind, path: Path, organisation: str | None = None) -> None:
     with engine_for() as engine:
         records = read_records(read_file(path), str(path), format_from_suffix(path), kind=kind)
-        report = engine.import_records(kind, records)
+        report = engine.import_records(kind, records, organisation=organisation)
         print_import_report(path, report)
     if report.rejected:
         raise typer.Exit(EXIT_REJECTED)
@@ -34,9 +34,20 @@ def import_opportunities(file: Annotated[Path, typer.Argument(help="Fichier d'of
 
 
 @import_app.command("holders")
-def import_holders(file: Annotated[Path, typer.Argument(help="Fichier de profils.")]) -> None:
-    """Importer des profils de porteurs de projet : ajout ou mise à jour par id."""
-    _import("holders", file)
+def import_holders(
+    file: Annotated[Path, typer.Argument(help="Fichier de profils.")],
+    organisation: Annotated[
+        str | None,
+        typer.Option(
+            "--organisation",
+            help="Organisation qui suit les porteurs du fichier qui n'en nomment pas "
+            "(colonne « Organisation »).",
+        ),
+    ] = None,
+) -> None:
+    """Importer des profils de porteurs de projet : ajout ou mise à jour par id. Seuls les comptes
+    counsellor de l'organisation d'un porteur le voient."""
+    _import("holders", file, organisation)
 
 
 @import_app.command("template")

@@ -14,11 +14,19 @@ from matcher.config import Settings
 APP_FACTORY = "service.app:create_app"
 
 
+def run_service(host: str, port: int) -> None:
+    """Serve the pages and the API over the home the environment names, until interrupted."""
+    settings = Settings()
+    err.print(
+        f"Dossier de données : {settings.home} — pages : http://{host}:{port}/connexion — "
+        f"documentation de l'API : http://{host}:{port}/docs"
+    )
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="info")
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Adresse d'écoute.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port d'écoute.")] = 8000,
 ) -> None:
-    """Lancer le service HTTP (documentation interactive sur /docs)."""
-    settings = Settings()
-    err.print(f"Dossier de données : {settings.home} — documentation : http://{host}:{port}/docs")
-    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="info")
+    """Lancer le service HTTP : les pages (/connexion) et l'API (documentation sur /docs)."""
+    run_service(host, port)

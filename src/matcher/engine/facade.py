@@ -7,9 +7,10 @@ views up to date before it returns, so that the caller's next query sees it (rea
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from matcher import accounts
 from matcher.accounts import Role, User, scope_problem
 from matcher.catalogue import CatalogueView
+from matcher.clock import utcnow
 from matcher.config import Settings
 from matcher.domain import (
+    Counsellor,
     HolderProfile,
     HolderQuery,
     Match,
@@ -28,13 +31,15 @@ from matcher.domain import (
     Opportunity,
     OpportunityQuery,
     Verdict,
+    organisation_key,
+    widened_record,
 )
 from matcher.encoders import Encoder, load_encoder
 from matcher.engine.caches import DocumentCache, QueryCache
 from matcher.engine.ranking import Ranker
 from matcher.engine.upkeep import IndexKeeper, Progress, SyncReport
-from matcher.errors import MatcherError, OutOfScope
-from matcher.geo import Gazetteer, read_communes_csv
+from matcher.errors import InvalidRecord, MatcherError, NotFound, OutOfScope, SignInRefused
+from matcher.geo import Commune, Gazetteer, read_communes_csv
 from matcher.index import VectorIndex
 from matcher.intake import (
     ImportReport,
@@ -43,10 +48,34 @@ from matcher.intake import (
     import_records,
     validate_holder,
     validate_opportunity,
+    with_organisation,
 )
 from matcher.scoring import DEFAULT_WEIGHTS, Weights
 from matcher.store import DigestLedger, SaveOutcome, Store
+from matcher.store.holders import CaseloadEntry, Feedback, Widening
 from matcher.taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+WRONG_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A signed-in browser: the cookie's token (shown once), its CSRF token and its account."""
+
+    token: str
+    csrf: str
+    user: User
+
+
+@dataclass(frozen=True)
+class HolderHistory:
+    """What happened around one holder: verdicts given, suggestions e-mailed, widenings saved."""
+
+    feedback: list[Feedback]
+    sends: list[tuple[str, datetime]]
+    widenings: list[Widening]
 
 
 @dataclass(frozen=True)
@@ -148,6 +177,11 @@ class Engine:
             self._gazetteer_size = count
         return self._gazetteer
 
+    def communes_starting(self, prefix: str) -> list[Commune]:
+        """Communes whose name starts like ``prefix``, most populous first (none without a table)."""
+        gazetteer = self.gazetteer
+        return [] if gazetteer is None else gazetteer.starting_with(prefix)
+
     def load_gazetteer(self, path: Path) -> int:
         """Replace the communes table with the INSEE CSV at ``path``; returns the row count."""
         frame = read_communes_csv(path)
@@ -164,14 +198,22 @@ class Engine:
         return validate_holder(raw, label, self.gazetteer, require_id, self._meaning)
 
     def import_records(
-        self, kind: RecordKind, records: list[RawRecord], actor: User | None = None
+        self,
+        kind: RecordKind,
+        records: list[RawRecord],
+        actor: User | None = None,
+        organisation: str | None = None,
     ) -> ImportReport:
         """Validate and upsert a file's records; the valid ones are kept, each reject explained.
+
+        ``organisation``: the one following the file's holders that name none.
 
         With an ``actor``, an offer outside their territories (or taking over one stored
         outside them) is that record's reject; the check reads the validated record.
         """
         admit = None if actor is None else (lambda record: self._scope_problem(actor, record))
+        if kind == "holders" and organisation:
+            records = with_organisation(records, organisation)
         report = import_records(self.store, self.gazetteer, kind, records, self._meaning, admit)
         if kind == "opportunities":
             self.refresh()
@@ -226,26 +268,135 @@ class Engine:
         return self.store.catalogue.published_between(since, clock)
 
     # --- holders ---------------------------------------------------------------------------
+    # With an ``actor``, a holder outside their organisation is answered as unknown (NotFound):
+    # a counsellor cannot even learn that another organisation follows someone.
 
-    def save_holder(self, holder: HolderProfile, *, create: bool = False) -> SaveOutcome:
-        """Store one profile; with ``create``, an existing id is a conflict and nothing is written."""
-        return self.store.holders.put(holder, create=create)
+    def _caseload_query(self, query: HolderQuery, actor: User | None) -> HolderQuery:
+        if actor is None or actor.role is Role.admin:
+            return query
+        if actor.role is not Role.counsellor or actor.organisation is None:
+            raise OutOfScope(f"les porteurs de projet ne sont pas accessibles au rôle {actor.role.label}")
+        return HolderQuery(**{**query.__dict__, "organisation": actor.organisation})
 
-    def holder(self, holder_id: str) -> HolderProfile:
-        """The stored profile; NotFound for an unknown id."""
+    def _in_caseload(self, holder: HolderProfile, actor: User | None) -> HolderProfile:
+        """The profile as ``actor`` may store it: a counsellor's own organisation, and their
+        name and address as the counsellor's contact when the record gives none."""
+        if actor is None or actor.role is not Role.counsellor or actor.organisation is None:
+            return holder
+        named = holder.counsellor.organisation if holder.counsellor else None
+        if named and organisation_key(named) != organisation_key(actor.organisation):
+            raise InvalidRecord(
+                f"porteur {holder.id}",
+                [
+                    (
+                        "counsellor.organisation",
+                        f"vous suivez les porteurs de « {actor.organisation} », pas de « {named} »",
+                    )
+                ],
+            )
+        contact = holder.counsellor or Counsellor()
+        contact = contact.model_copy(
+            update={
+                "organisation": named or actor.organisation,
+                "name": contact.name or actor.name,
+                "email": contact.email or actor.email,
+            }
+        )
+        return holder.model_copy(update={"counsellor": contact})
+
+    def _check_follows(self, holder_id: str, actor: User | None) -> None:
+        if actor is None or actor.role is Role.admin:
+            return
+        stored = self.store.holders.organisation_of(holder_id)
+        if (
+            stored is None
+            or actor.role is not Role.counsellor
+            or actor.organisation is None
+            or stored != organisation_key(actor.organisation)
+        ):
+            raise NotFound(f"porteur de projet inconnu : {holder_id}")
+
+    def save_holder(
+        self, holder: HolderProfile, *, create: bool = False, actor: User | None = None
+    ) -> HolderProfile:
+        """Store one profile and return it as stored; with ``create``, an existing id is a
+        conflict and nothing is written. A counsellor stores into their organisation only."""
+        holder = self._in_caseload(holder, actor)
+        if not create:
+            self._check_follows(holder.key, actor)
+        self.store.holders.put(holder, create=create)
+        return self.store.holders.get(holder.key)  # as stored: an edit keeps the organisation
+
+    def holder(self, holder_id: str, actor: User | None = None) -> HolderProfile:
+        """The stored profile; NotFound for an unknown id, or one outside ``actor``'s caseload."""
+        self._check_follows(holder_id, actor)
         return self.store.holders.get(holder_id)
 
-    def holders(self, query: HolderQuery = HolderQuery()) -> tuple[int, list[HolderProfile]]:
+    def holders(
+        self, query: HolderQuery = HolderQuery(), actor: User | None = None
+    ) -> tuple[int, list[HolderProfile]]:
         """(total matching, one page) of profiles in id order; all of them without a limit."""
-        return self.store.holders.page(query)
+        return self.store.holders.page(self._caseload_query(query, actor))
 
-    def erase_holder(self, holder_id: str) -> None:
+    def caseload(self, query: HolderQuery, actor: User | None = None) -> tuple[int, list[CaseloadEntry]]:
+        """(total, one page) of ``actor``'s holders with the dates of their last match and digest."""
+        return self.store.holders.caseload(self._caseload_query(query, actor))
+
+    def erase_holder(self, holder_id: str, actor: User | None = None) -> None:
         """Right to erasure: the profile, its feedback and its sent-suggestion history."""
+        self._check_follows(holder_id, actor)
         self.store.holders.delete(holder_id)
 
-    def record_feedback(self, holder_id: str, opportunity_id: str, verdict: Verdict) -> None:
+    def record_feedback(
+        self,
+        holder_id: str,
+        opportunity_id: str,
+        verdict: Verdict,
+        comment: str | None = None,
+        actor: User | None = None,
+    ) -> None:
         """Keep a holder's verdict on an offer; « not_relevant » removes it from their matches."""
-        self.store.holders.add_feedback(holder_id, opportunity_id, verdict)
+        self._check_follows(holder_id, actor)
+        comment = " ".join((comment or "").split())[:500] or None
+        self.store.holders.add_feedback(holder_id, opportunity_id, verdict, comment)
+
+    def holder_history(self, holder_id: str, actor: User | None = None) -> HolderHistory:
+        """The verdicts, e-mailed suggestions and saved widenings of one holder, newest first."""
+        self._check_follows(holder_id, actor)
+        self.store.holders.get(holder_id)  # NotFound for an unknown id
+        sends = sorted(self.store.ledger.sends_of(holder_id), key=lambda send: send[1], reverse=True)
+        return HolderHistory(
+            self.store.holders.feedback_of(holder_id), sends, self.store.holders.widenings_of(holder_id)
+        )
+
+    def widened(self, holder: HolderProfile, constraint: str, value: Any) -> HolderProfile:
+        """``holder`` with one constraint widened (not stored); InvalidRecord for a bad value."""
+        try:
+            record = widened_record(holder, constraint, value)
+        except ValueError as error:
+            raise InvalidRecord(f"porteur {holder.id}", [("elargir", str(error))]) from None
+        return self.validate_holder(record, f"porteur {holder.id}")
+
+    def save_widening(
+        self, holder_id: str, constraint: str, value: Any, actor: User | None = None
+    ) -> HolderProfile:
+        """Widen one constraint in the stored profile and keep it in the holder's history."""
+        widened = self.widened(self.holder(holder_id, actor), constraint, value)
+        with self.store.database.session() as session:
+            self.store.holders.save(session, widened)
+            self.store.holders.save_widening(
+                session, holder_id, constraint, value, actor.name if actor else "ligne de commande"
+            )
+        return widened
+
+    def match_holder(self, holder_id: str, top: int = 10, actor: User | None = None) -> MatchResult:
+        """A stored holder's matches, noted as their last match."""
+        result = self.match(self.holder(holder_id, actor), top=top)
+        try:
+            self.store.holders.mark_matched(holder_id, utcnow())
+        except MatcherError as error:  # the date is bookkeeping: the matches still stand
+            log.warning("could not note the match date of a holder: %s", type(error).__name__)
+        return result
 
     def digest_opted_in(self, holder_id: str) -> bool:
         """Whether the stored holder asks for the weekly digest."""
@@ -263,10 +414,19 @@ class Engine:
     # --- accounts --------------------------------------------------------------------------
 
     def create_account(
-        self, name: str, role: Role | str, territories: list[str] | None = None
+        self,
+        name: str,
+        role: Role | str,
+        territories: list[str] | None = None,
+        *,
+        email: str | None = None,
+        organisation: str | None = None,
+        password: str | None = None,
     ) -> tuple[User, str]:
         """Create an account; returns it with its token, which is not stored and cannot be shown again."""
-        draft = accounts.draft_account(name, role, territories)
+        draft = accounts.draft_account(
+            name, role, territories, email=email, organisation=organisation, password=password
+        )
         token = accounts.new_token()
         return self.store.accounts.create(draft, accounts.hash_token(token)), token
 
@@ -275,14 +435,63 @@ class Engine:
         return self.store.accounts.all()
 
     def revoke_account(self, name: str) -> User:
-        """Revoke an account: its token stops working at once."""
+        """Revoke an account: its token and its web sessions stop working at once."""
         return self.store.accounts.revoke(" ".join(name.split()))
+
+    def set_password(self, name_or_email: str, password: str) -> User:
+        """Give an account a new password; its open web sessions end."""
+        if problem := accounts.password_problem(password):
+            raise InvalidRecord(f"compte {name_or_email!r}", [("password", problem)])
+        return self.store.accounts.set_password(name_or_email.strip(), accounts.hash_password(password))
 
     def authenticate(self, token: str) -> User | None:
         """The active account holding ``token``, or None."""
         if not accounts.plausible_token(token):
             return None
         return self.store.accounts.by_token_hash(accounts.hash_token(token))
+
+    def sign_in(self, email: str, password: str) -> WebSession:
+        """Open a web session; SignInRefused for a wrong address or password, and for an account
+        locked after MAX_FAILED_SIGN_INS wrong passwords in a row (for LOCK_DURATION)."""
+        found = self.store.accounts.credentials(accounts.normal_email(email))
+        correct = accounts.password_matches(found.password_hash if found else None, password)
+        if found is None:
+            raise SignInRefused(WRONG_CREDENTIALS)
+        now = utcnow()
+        locked = found.locked_until is not None and found.locked_until > now
+        if locked or not correct:
+            failures = found.failed_sign_ins + (0 if locked else 1)
+            lock_until = found.locked_until if locked else None
+            if not locked and failures >= accounts.MAX_FAILED_SIGN_INS:
+                lock_until = now + accounts.LOCK_DURATION
+            if not locked:
+                self.store.accounts.record_sign_in(
+                    found.user.account_id, succeeded=False, lock_until=lock_until
+                )
+            if lock_until is not None:
+                minutes = max(1, round((lock_until - now).total_seconds() / 60))
+                raise SignInRefused(
+                    "Trop de tentatives de connexion : ce compte est verrouillé pendant "
+                    f"{minutes} minute{'s' if minutes > 1 else ''}. Réessayez plus tard, ou demandez "
+                    "un nouveau mot de passe à votre administrateur·rice."
+                )
+            raise SignInRefused(WRONG_CREDENTIALS)
+        self.store.accounts.record_sign_in(found.user.account_id, succeeded=True, lock_until=None)
+        token, csrf = accounts.new_secret(), accounts.new_secret()
+        self.store.accounts.open_session(found.user.account_id, accounts.hash_token(token), csrf)
+        return WebSession(token, csrf, found.user)
+
+    def web_session(self, token: str) -> WebSession | None:
+        """The live session behind a cookie's token, or None (unknown, idle, revoked)."""
+        if not token or len(token) > 200:
+            return None
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
+        found = self.store.accounts.session_user(accounts.hash_token(token), idle)
+        return None if found is None else WebSession(token, found[1], found[0])
+
+    def sign_out(self, token: str) -> None:
+        """End a web session."""
+        self.store.accounts.close_session(accounts.hash_token(token))
 
     # --- matching --------------------------------------------------------------------------
 

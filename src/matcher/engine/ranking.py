@@ -17,9 +17,9 @@ from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, profi
 from matcher.encoders import Encoder, embed_documents
 from matcher.engine.caches import DocumentCache, QueryCache
 from matcher.engine.upkeep import IndexKeeper
-from matcher.explain import MatchFacts, describe_relaxation, explain
+from matcher.explain import MatchFacts, describe_relaxation, explain, fit_label
 from matcher.filters import FilterOutcome, hard_filters, relaxation_options
-from matcher.scoring import Weights, components, final_scores, partner_offers
+from matcher.scoring import Weights, components, final_scores, on_topic, partner_offers
 
 #: How many semantic neighbours are re-scored with the soft features, per result wanted.
 POOL_PER_RESULT = 5
@@ -168,6 +168,9 @@ class Ranker:
                     department=opportunity.location.department,
                     distance_km=None if distance is None else round(distance, 1),
                     price_eur=opportunity.price_eur,
+                    lat=opportunity.location.lat,
+                    lon=opportunity.location.lon,
+                    fit=fit_label(float(scores[i]), on_topic(own)),
                 )
             )
         return matches

@@ -3,8 +3,8 @@
 database   the connection, sessions, migrations (Alembic owns the schema)
 schema     the tables
 catalogue  opportunities and the catalogue's sequence number
-holders    holder profiles, their feedback, erasure
-accounts   accounts and token hashes
+holders    holder profiles and caseloads, their feedback and widenings, erasure
+accounts   accounts, token and password hashes, web sessions
 ledger     digest runs and the send ledger
 gazetteer  the communes table
 """

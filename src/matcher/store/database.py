@@ -43,9 +43,24 @@ def migrate(engine: Engine) -> None:
     """Apply the Alembic revisions the database lacks (all of them on a new database)."""
     config = Config()
     config.set_main_option("script_location", str(files("matcher.store") / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # Batch mode rebuilds a table by copy, drop and rename: with foreign keys on, the
+            # drop would cascade to the rows referring to it (a holder's feedback). pysqlite
+            # opens no transaction for a PRAGMA, so this one takes effect.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the autobegun (empty) transaction
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("migration left rows whose foreign keys point nowhere")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 class Database:

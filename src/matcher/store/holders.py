@@ -2,22 +2,67 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from matcher.areas import name_key
 from matcher.clock import utcnow
-from matcher.domain import HolderProfile, HolderQuery, Verdict
+from matcher.domain import Counsellor, HolderProfile, HolderQuery, Verdict, organisation_key
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store.catalogue import SaveOutcome
 from matcher.store.database import Database
-from matcher.store.schema import FeedbackRow, HolderRow, OpportunityRow, SendRow
+from matcher.store.schema import FeedbackRow, HolderRow, OpportunityRow, SendRow, WideningRow
 
 
 def _unknown(holder_id: str) -> NotFound:
     return NotFound(f"porteur de projet inconnu : {holder_id}")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A verdict given on an offer for a holder, with the counsellor's comment."""
+
+    opportunity_id: str
+    verdict: Verdict
+    comment: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Widening:
+    """A widened constraint saved in a holder's profile, by whom and when."""
+
+    constraint: str
+    value: Any
+    account: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseloadEntry:
+    """A holder as a caseload lists them: the profile, their last match and last digest."""
+
+    holder: HolderProfile
+    last_matched_at: datetime | None
+    last_digest_at: datetime | None
+
+
+def _matches_search(holder: HolderProfile, words: list[str]) -> bool:
+    commune = holder.origin.commune if holder.origin else None
+    haystack = name_key(" ".join(part for part in (holder.name, commune) if part))
+    return all(word in haystack for word in words)
+
+
+def _keeping_organisation(holder: HolderProfile, stored: dict[str, Any]) -> HolderProfile:
+    named = (stored.get("counsellor") or {}).get("organisation")
+    if not named or (holder.counsellor and holder.counsellor.organisation):
+        return holder
+    contact = (holder.counsellor or Counsellor()).model_copy(update={"organisation": named})
+    return holder.model_copy(update={"counsellor": contact})
 
 
 class HolderStore:
@@ -37,12 +82,17 @@ class HolderStore:
     ) -> SaveOutcome:
         """Insert or update one holder profile inside ``session``.
 
+        A record that names no organisation keeps the stored one: only naming another moves a
+        holder to another caseload.
+
         ``unsubscribing``: the person opted out themselves (the e-mail's link). With
         ``keep_unsubscribe`` (bulk imports), such an opt-out survives a record that says
         ``digest_opt_in: true``; an explicit edit of the profile (the API) can still opt in.
         """
         now = now or utcnow()
         row = session.get(HolderRow, holder.id)
+        if row is not None:
+            holder = _keeping_organisation(holder, row.payload)
         if keep_unsubscribe and row is not None and row.unsubscribed_at is not None and holder.digest_opt_in:
             holder = holder.model_copy(update={"digest_opt_in": False})
         payload = holder.model_dump(mode="json", exclude_none=True)
@@ -50,6 +100,7 @@ class HolderStore:
             return "unchanged"
         values: dict[str, Any] = {
             "payload": payload,
+            "organisation_key": organisation_key(holder.organisation),
             "digest_opt_in": holder.digest_opt_in,
             "share_with_territories": holder.share_with_territories,
             "updated_at": now,
@@ -90,8 +141,7 @@ class HolderStore:
         with self.database.session() as session:
             return bool(session.scalar(select(HolderRow.digest_opt_in).where(HolderRow.id == holder_id)))
 
-    def page(self, query: HolderQuery = HolderQuery()) -> tuple[int, list[HolderProfile]]:
-        """(total matching, one page) of holder profiles, in id order; all of them without limit."""
+    def _conditions(self, query: HolderQuery) -> list[Any]:
         conditions = [
             column == value
             for column, value in (
@@ -100,11 +150,54 @@ class HolderStore:
             )
             if value is not None
         ]
+        if query.organisation is not None:
+            conditions.append(HolderRow.organisation_key == organisation_key(query.organisation))
+        return conditions
+
+    def page(self, query: HolderQuery = HolderQuery()) -> tuple[int, list[HolderProfile]]:
+        """(total matching, one page) of holder profiles, in id order; all of them without limit."""
+        total, entries = self.caseload(query)
+        return total, [entry.holder for entry in entries]
+
+    def caseload(self, query: HolderQuery = HolderQuery()) -> tuple[int, list[CaseloadEntry]]:
+        """(total matching, one page) of holders with their last match and digest, in id order.
+
+        A ``search`` is matched in Python on the name and commune (kept in the payload): a
+        caseload is an organisation's clients, hundreds rather than millions.
+        """
+        conditions = self._conditions(query)
+        last_digest = (
+            select(SendRow.holder_id, func.max(SendRow.sent_at).label("sent_at"))
+            .group_by(SendRow.holder_id)
+            .subquery()
+        )
+        stmt = (
+            select(HolderRow.payload, HolderRow.last_matched_at, last_digest.c.sent_at)
+            .outerjoin(last_digest, last_digest.c.holder_id == HolderRow.id)
+            .where(*conditions)
+            .order_by(HolderRow.id)
+        )
         with self.database.session() as session:
-            total = session.scalar(select(func.count()).select_from(HolderRow).where(*conditions))
-            stmt = select(HolderRow.payload).where(*conditions).order_by(HolderRow.id).offset(query.offset)
-            page = session.scalars(stmt.limit(query.limit))
-            return total or 0, [HolderProfile.from_stored(p) for p in page]
+            if not query.search:
+                total = session.scalar(select(func.count()).select_from(HolderRow).where(*conditions)) or 0
+                rows = session.execute(stmt.offset(query.offset).limit(query.limit)).all()
+                return total, [CaseloadEntry(HolderProfile.from_stored(p), m, d) for p, m, d in rows]
+            words = name_key(query.search).split()
+            entries = [CaseloadEntry(HolderProfile.from_stored(p), m, d) for p, m, d in session.execute(stmt)]
+        found = [entry for entry in entries if _matches_search(entry.holder, words)]
+        end = None if query.limit is None else query.offset + query.limit
+        return len(found), found[query.offset : end]
+
+    def organisation_of(self, holder_id: str) -> str | None:
+        """The organisation key of a stored holder, or None for an unknown id."""
+        with self.database.session() as session:
+            return session.scalar(select(HolderRow.organisation_key).where(HolderRow.id == holder_id))
+
+    def mark_matched(self, holder_id: str, when: datetime) -> None:
+        with self.database.session() as session:
+            row = session.get(HolderRow, holder_id)
+            if row is not None:
+                row.last_matched_at = when
 
     def count(self) -> int:
         with self.database.session() as session:
@@ -116,6 +209,7 @@ class HolderStore:
             if session.get(HolderRow, holder_id) is None:
                 raise _unknown(holder_id)
             session.execute(delete(FeedbackRow).where(FeedbackRow.holder_id == holder_id))
+            session.execute(delete(WideningRow).where(WideningRow.holder_id == holder_id))
             session.execute(delete(SendRow).where(SendRow.holder_id == holder_id))
             session.execute(delete(HolderRow).where(HolderRow.id == holder_id))
 
@@ -135,7 +229,9 @@ class HolderStore:
             row.digest_opt_in = False
             return True
 
-    def add_feedback(self, holder_id: str, opportunity_id: str, verdict: Verdict) -> None:
+    def add_feedback(
+        self, holder_id: str, opportunity_id: str, verdict: Verdict, comment: str | None = None
+    ) -> None:
         with self.database.session() as session:
             if session.get(HolderRow, holder_id) is None:
                 raise _unknown(holder_id)
@@ -144,7 +240,11 @@ class HolderStore:
                 raise NotFound(f"opportunité inconnue : {opportunity_id}")
             session.add(
                 FeedbackRow(
-                    holder_id=holder_id, opportunity_id=opportunity_id, verdict=verdict, created_at=utcnow()
+                    holder_id=holder_id,
+                    opportunity_id=opportunity_id,
+                    verdict=verdict,
+                    comment=comment,
+                    created_at=utcnow(),
                 )
             )
 
@@ -160,3 +260,32 @@ class HolderStore:
             for holder_id, opportunity_id in rows:
                 rejected[holder_id].add(opportunity_id)
         return rejected
+
+    def feedback_of(self, holder_id: str) -> list[Feedback]:
+        """Every verdict given for one holder, newest first."""
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(FeedbackRow)
+                .where(FeedbackRow.holder_id == holder_id)
+                .order_by(FeedbackRow.created_at.desc(), FeedbackRow.feedback_id.desc())
+            )
+            return [Feedback(r.opportunity_id, r.verdict, r.comment, r.created_at) for r in rows]  # type: ignore[arg-type]
+
+    def save_widening(
+        self, session: Session, holder_id: str, constraint: str, value: Any, account: str
+    ) -> None:
+        session.add(
+            WideningRow(
+                holder_id=holder_id, constraint=constraint, value=value, account=account, created_at=utcnow()
+            )
+        )
+
+    def widenings_of(self, holder_id: str) -> list[Widening]:
+        """The widenings saved in one holder's profile, newest first."""
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(WideningRow)
+                .where(WideningRow.holder_id == holder_id)
+                .order_by(WideningRow.created_at.desc(), WideningRow.widening_id.desc())
+            )
+            return [Widening(r.constraint, r.value, r.account, r.created_at) for r in rows]

@@ -79,6 +79,10 @@ class HolderRow(Base):
     share_with_territories: Mapped[bool] = mapped_column(Boolean)
     # Set when the person unsubscribed from an e-mail: a bulk import never signs them up again.
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whose caseload the holder is in (matcher.domain.organisation_key of their organisation).
+    organisation_key: Mapped[str] = mapped_column(String(200), index=True)
+    # When a counsellor last asked for this holder's matches.
+    last_matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -92,11 +96,28 @@ class FeedbackRow(Base):
     )
     opportunity_id: Mapped[str] = mapped_column(String(64))
     verdict: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WideningRow(Base):
+    """A widened constraint a counsellor saved in a holder's profile from their matches."""
+
+    __tablename__ = "widenings"
+
+    widening_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    holder_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("holders.id", ondelete="CASCADE"), index=True
+    )
+    constraint: Mapped[str] = mapped_column(String(32))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    account: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class UserRow(Base):
-    """An API account; only the SHA-256 of its bearer token is stored."""
+    """An account; only the SHA-256 of its bearer token and the Argon2id hash of its password
+    are stored."""
 
     __tablename__ = "users"
 
@@ -107,6 +128,24 @@ class UserRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: only the SHA-256 of its cookie is stored, with its CSRF token."""
+
+    __tablename__ = "web_sessions"
+
+    session_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.user_id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DigestRunRow(Base):

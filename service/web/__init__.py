@@ -1,0 +1,58 @@
+"""The pages: server-rendered over the engine (Jinja2 templates, htmx, static files served from
+this package), beside the API's routes.
+
+rendering  templates and their French filters
+session    the session cookie, CSRF, the roles let through
+forms      the holder form, read like a spreadsheet's cells
+sign_in    /connexion, /deconnexion, /accueil
+holders    /porteurs… (counsellors)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from service.web.rendering import render
+from service.web.session import PageRefused, SignInNeeded
+
+STATIC = Path(__file__).parent / "static"
+#: Paths that belong to the API, whose errors stay JSON.
+API_PREFIXES = ("/v1/", "/healthz", "/docs", "/openapi.json", "/static")
+
+
+def is_page(request: Request) -> bool:
+    """Whether a request is for a page (whose errors are pages too) rather than the API."""
+    return not request.url.path.startswith(API_PREFIXES)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    """An error as a page: what happened, in French, and a way back."""
+    return render(request, "erreur.html", status_code, status=status_code, message=message)
+
+
+async def _sign_in_needed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInNeeded)
+    if request.headers.get("hx-request"):
+        # htmx follows redirects inside the page: ask it to load the sign-in page instead.
+        return Response(status_code=204, headers={"HX-Redirect": f"/connexion?suite={exc.then}"})
+    return RedirectResponse(f"/connexion?suite={exc.then}", status_code=303)
+
+
+async def _page_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageRefused)
+    return error_page(request, exc.status_code, exc.message)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the static files and add the pages' routes to ``app``."""
+    from service.web import holders, sign_in
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(SignInNeeded, _sign_in_needed)
+    app.add_exception_handler(PageRefused, _page_refused)
+    for module in (sign_in, holders):
+        app.include_router(module.router)

@@ -1,0 +1,145 @@
+"""The holder form: its fields are the contract's paths, read like spreadsheet cells.
+
+A counsellor types what they would type in a sheet (« 30 000 € », « Creuse, Corrèze »,
+« 01/03/2027 »); ``matcher.spreadsheet`` reads each field by its type and the engine validates
+the record, whose French messages are shown next to their field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from matcher.areas import region_label
+from matcher.domain import WIDENABLE_LIMITS, HolderProfile
+from matcher.errors import InvalidRecord
+from matcher.explain import department_label, euros
+from matcher.spreadsheet import parse_amount, record_from_cells
+
+#: The form's text fields (contract paths), in the order of the page.
+TEXT_FIELDS = (
+    "name",
+    "email",
+    "project",
+    "experience",
+    "trades",
+    "sectors",
+    "budget_eur",
+    "origin.commune",
+    "max_distance_km",
+    "departments",
+    "regions",
+    "partner_sector",
+    "available_from",
+)
+#: Checkboxes: ticked is « oui », left empty is « non ».
+FLAG_FIELDS = ("needs_housing", "remote_worker", "digest_opt_in", "share_with_territories")
+#: The other fields a form may keep as they are stored (the counsellor's contact).
+KEPT_FIELDS = ("counsellor",)
+
+
+#: « Felletin (Creuse, 23) » or « Saint-Julien (21) »: a commune as the suggestions give it.
+_COMMUNE_WITH_DEPARTMENT = re.compile(r"^(?P<name>.+?)\s*\((?:[^,()]*,\s*)?(?P<department>\d[\dAB]\d?)\)$")
+
+
+def holder_record(form: FormData, stored: HolderProfile | None, label: str) -> dict[str, Any] | InvalidRecord:
+    """The record the form describes; what the form does not show is kept from ``stored``."""
+    paths = [*TEXT_FIELDS, *FLAG_FIELDS, "kinds"]
+    cells = [str(form.get(path, "")) for path in TEXT_FIELDS]
+    cells += ["oui" if form.get(path) else "non" for path in FLAG_FIELDS]
+    cells.append("|".join(str(kind) for kind in form.getlist("kinds")))
+    commune = _COMMUNE_WITH_DEPARTMENT.match(cells[TEXT_FIELDS.index("origin.commune")].strip())
+    if commune:
+        cells[TEXT_FIELDS.index("origin.commune")] = commune["name"]
+        paths.append("origin.department")
+        cells.append(commune["department"])
+    record = record_from_cells(paths, cells, label)
+    if isinstance(record, InvalidRecord) or stored is None:
+        return record
+    kept = stored.model_dump(mode="json", exclude_none=True)
+    return {"id": stored.id, **{k: kept[k] for k in KEPT_FIELDS if k in kept}, **record}
+
+
+def widening_from_query(constraint: str, values: list[str]) -> tuple[str, Any] | None:
+    """The widening a button asks for (constraint, new limit or added values), None for none."""
+    if not constraint:
+        return None
+    if constraint in WIDENABLE_LIMITS:
+        amount = parse_amount(values[0], euros=True) if values else None
+        return constraint, amount if amount is not None else (values[0] if values else None)
+    return constraint, [v for v in values if v]
+
+
+def form_values(holder: HolderProfile | None) -> dict[str, Any]:
+    """The fields of a stored profile as the form shows them."""
+    if holder is None:
+        return {"kinds": [], "digest_opt_in": False, "share_with_territories": False}
+    return {
+        "name": holder.name or "",
+        "email": holder.email or "",
+        "project": holder.project,
+        "experience": holder.experience or "",
+        "trades": ", ".join(holder.trades),
+        "sectors": ", ".join(holder.sectors),
+        "budget_eur": euros(holder.budget_eur) if holder.budget_eur is not None else "",
+        "origin.commune": _commune_value(holder),
+        "max_distance_km": f"{holder.max_distance_km:g}" if holder.max_distance_km else "",
+        "departments": ", ".join(holder.departments),
+        "regions": ", ".join(holder.regions),
+        "partner_sector": holder.partner_sector or "",
+        "available_from": holder.available_from.isoformat() if holder.available_from else "",
+        "kinds": list(holder.kinds),
+        **{flag: getattr(holder, flag) for flag in FLAG_FIELDS},
+    }
+
+
+def _commune_value(holder: HolderProfile) -> str:
+    origin = holder.origin
+    if origin is None or not origin.commune:
+        return ""
+    return f"{origin.commune} ({origin.department})" if origin.department else origin.commune
+
+
+def submitted_values(form: FormData) -> dict[str, Any]:
+    """The fields as the person typed them, to show the form again with its errors."""
+    values: dict[str, Any] = {path: str(form.get(path, "")) for path in TEXT_FIELDS}
+    values["kinds"] = [str(kind) for kind in form.getlist("kinds")]
+    values.update({flag: bool(form.get(flag)) for flag in FLAG_FIELDS})
+    return values
+
+
+def field_errors(error: InvalidRecord) -> dict[str, str]:
+    """Each problem under the form field it belongs to (« origin.lat » under the commune);
+    problems of no field under ""."""
+    errors: dict[str, str] = {}
+    for path, message in error.problems:
+        field = path.split("[")[0]
+        if field.startswith("origin") or (field == "max_distance_km" and "origine" in message):
+            field = "origin.commune" if field.startswith("origin") else field
+        if field not in (*TEXT_FIELDS, *FLAG_FIELDS, "kinds"):
+            field = ""
+        errors[field] = f"{errors[field]} ; {message}" if field in errors else message
+    return errors
+
+
+def constraint_summary(holder: HolderProfile) -> list[str]:
+    """The profile's hard constraints in a few words each, for the top of the matches page."""
+    summary = []
+    if holder.origin and holder.origin.commune:
+        around = f" (jusqu'à {holder.max_distance_km:g} km)" if holder.max_distance_km else ""
+        summary.append(f"Habite {holder.origin.commune}{around}")
+    if holder.budget_eur is not None:
+        summary.append(f"Budget {euros(holder.budget_eur)}")
+    if holder.departments:
+        summary.append("Départements : " + ", ".join(department_label(d) for d in holder.departments))
+    if holder.regions:
+        summary.append("Régions : " + ", ".join(region_label(r) for r in holder.regions))
+    if holder.needs_housing:
+        summary.append("Cherche un logement")
+    if holder.remote_worker:
+        summary.append("Télétravaille")
+    if holder.partner_sector:
+        summary.append(f"Conjoint·e : {holder.partner_sector}")
+    return summary

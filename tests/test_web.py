@@ -1,0 +1,335 @@
+"""The counsellors' pages in a real browser: Debian's Chromium driven by Playwright, against
+``matcher serve`` on loopback over a seeded home; axe-core checks every page.
+
+Set ``MATCHER_SCREENSHOTS=docs`` to refresh the README's screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from matcher.config import Settings
+from matcher.engine import Engine
+from tests.serving import Served, matcher_command, matcher_serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "un mot de passe assez long"
+#: The sample accounts: key -> (name, role, e-mail, organisation or territory).
+ACCOUNTS = {
+    "counsellor": ("Conseillère BGE Paris", "counsellor", "conseil@bge.example", "BGE Paris"),
+    "elsewhere": (
+        "Conseiller Initiative Rennes",
+        "counsellor",
+        "conseil@initiative.example",
+        "Initiative Rennes",
+    ),
+    "locked": ("Conseiller distrait", "counsellor", "distrait@bge.example", "BGE Paris"),
+    "officer": ("Agent Creuse", "officer", "agent@creuse.example", "Communauté de communes Creuse Grand Sud"),
+}
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+@dataclass
+class Site:
+    base: str
+    tokens: dict[str, str]
+    screenshots: Path
+
+    def api(self, who: str, method: str, path: str, **kwargs: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        return httpx.request(method, self.base + path, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def api_match_ids(self, holder_id: str, who: str = "counsellor") -> list[str]:
+        response = self.api(who, "GET", f"/v1/holders/{holder_id}/matches?top=10")
+        assert response.status_code == 200, response.text
+        return [m["opportunity_id"] for m in response.json()["matches"]]
+
+
+def add_account(home: Path, name: str, role: str, email: str, scope: str) -> str:
+    """``matcher users add`` as an administrator runs it, the password on stdin; the token."""
+    place = ["--organisation", scope] if role == "counsellor" else ["--territory", scope]
+    done = subprocess.run(
+        [*matcher_command(), "users", "add", "--role", role, "--name", name, "--email", email, *place,
+         "--password-stdin"],
+        input=PASSWORD + "\n", capture_output=True, text=True, timeout=120,
+        env={**os.environ, "MATCHER_HOME": str(home)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert token.startswith("mtk_") and "\n" not in token  # the token alone on stdout
+    return token
+
+
+@pytest.fixture(scope="module")
+def site(sample_home: Path, communes_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("web")
+    home = root / "home"
+    shutil.copytree(sample_home, home)
+    engine = Engine(Settings(home=home))
+    engine.load_gazetteer(communes_csv)
+    engine.close()
+    tokens = {key: add_account(home, *account) for key, account in ACCOUNTS.items()}
+    shots = Path(os.environ.get("MATCHER_SCREENSHOTS") or root / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    served: Served
+    with matcher_serve(home, root) as served:
+        yield Site(served.base, tokens, shots)
+    assert served.process.returncode == 0, served.output
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    context = browser.new_context(base_url=site.base, locale="fr-FR", viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def sign_in(page: Page, who: str = "counsellor", password: str = PASSWORD) -> None:
+    page.goto("/connexion")
+    page.get_by_label("Adresse e-mail").fill(ACCOUNTS[who][2])
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def shown_offers(page: Page) -> list[str]:
+    return page.locator("article.offre").evaluate_all("cards => cards.map(c => c.dataset.opportunity)")
+
+
+def assert_accessible(page: Page, where: str) -> int:
+    """No serious or critical axe-core violation; returns how many violations of any kind."""
+    violations = Axe().run(page).response["violations"]
+    blocking = [
+        (v["id"], v["impact"], v["nodes"][0]["html"]) for v in violations if v["impact"] in BLOCKING_IMPACTS
+    ]
+    assert not blocking, (where, blocking)
+    return len(violations)
+
+
+def create_tight_holder(site: Site, holder_id: str) -> None:
+    """A baker from Felletin looking within 15 km only: few offers pass, widenings are offered."""
+    body = {
+        "id": holder_id,
+        "name": "Paul Durand",
+        "project": "Boulanger depuis quinze ans, je veux reprendre une boulangerie de village.",
+        "kinds": ["takeover"],
+        "origin": {"commune": "Felletin"},
+        "max_distance_km": 15,
+        "budget_eur": 60_000,
+    }
+    assert site.api("counsellor", "POST", "/v1/holders", json=body).status_code == 201
+
+
+# --- signing in --------------------------------------------------------------------------------
+
+
+def test_sign_in_leads_to_the_caseload_of_ones_own_organisation(page: Page, site: Site) -> None:
+    page.goto("/porteurs")
+    expect(page).to_have_url(re.compile(r"/connexion\?suite=/porteurs$"))
+    assert_accessible(page, "connexion")
+    page.screenshot(path=site.screenshots / "connexion.png")
+    sign_in(page, password="pas le bon mot de passe")
+    expect(page.get_by_role("alert")).to_have_text("Adresse e-mail ou mot de passe incorrect.")
+    sign_in(page)
+    expect(page).to_have_url(re.compile(r"/porteurs$"))
+    expect(page).to_have_title("Mes porteurs de projet · matcher")
+    expect(page.get_by_role("link", name="Nathalie Ferreira")).to_be_visible()  # h-001, BGE Paris
+    expect(page.get_by_role("link", name="Damien Roche")).to_have_count(0)  # h-002, another organisation
+    page.get_by_label("Chercher par nom ou par commune").fill("ferreira")
+    page.get_by_role("button", name="Chercher").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    assert_accessible(page, "porteurs")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "matcher_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # http here
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.get_by_role("status")).to_have_text("Vous êtes déconnecté·e.")
+    page.goto("/porteurs")
+    expect(page).to_have_url(re.compile(r"/connexion"))
+
+
+def test_repeated_wrong_passwords_lock_the_account(page: Page) -> None:
+    for _ in range(4):
+        sign_in(page, "locked", "ce n'est pas lui")
+        expect(page.get_by_role("alert")).to_have_text("Adresse e-mail ou mot de passe incorrect.")
+    sign_in(page, "locked", "ce n'est pas lui")
+    expect(page.get_by_role("alert")).to_contain_text("ce compte est verrouillé pendant 15 minutes")
+    sign_in(page, "locked")  # even the right password waits for the lock to end
+    expect(page.get_by_role("alert")).to_contain_text("verrouillé")
+    expect(page).to_have_url(re.compile(r"/connexion"))
+
+
+# --- a new client ------------------------------------------------------------------------------
+
+
+def test_a_client_created_through_the_form_gets_the_engines_matches(page: Page, site: Site) -> None:
+    sign_in(page)
+    page.get_by_role("link", name="Nouveau porteur de projet").click()
+    assert_accessible(page, "nouveau porteur")
+    page.get_by_role("button", name="Enregistrer et voir les offres").click()  # nothing filled in
+    expect(page.locator("#erreur-project")).to_have_text("champ obligatoire manquant")
+    expect(page.get_by_label("Le projet, dans ses mots (obligatoire)")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    assert_accessible(page, "formulaire en erreur")
+
+    page.get_by_label("Nom et prénom").fill("Léa Fontaine")
+    page.get_by_label("Le projet, dans ses mots (obligatoire)").fill(
+        "Infirmière depuis douze ans à Paris, je voudrais m'installer en libéral dans un village où "
+        "on manque d'infirmières, et faire des tournées à domicile."
+    )
+    page.get_by_label("Métiers").fill("infirmière")
+    page.get_by_label("Offre d'activité").check()
+    page.get_by_label("Budget (€)").fill("30 000 €")
+    commune = page.get_by_label("Commune où elle vit")
+    commune.press_sequentially("Limog", delay=30)
+    expect(page.locator("#communes option").first).to_have_attribute("value", "Limoges (Haute-Vienne, 87)")
+    commune.fill("Limoges (Haute-Vienne, 87)")
+    page.get_by_label("Distance maximale (km)").fill("150")
+    page.get_by_label("Accepte de recevoir chaque semaine des suggestions par e-mail").check()
+    page.screenshot(path=site.screenshots / "formulaire.png", full_page=True)
+    page.get_by_role("button", name="Enregistrer et voir les offres").click()
+
+    expect(page).to_have_title("Offres pour Léa Fontaine · matcher")
+    holder_id = page.url.rsplit("/", 1)[1]
+    offers = shown_offers(page)
+    assert offers and offers == site.api_match_ids(holder_id)  # same ids, same order
+    first = page.locator("article.offre").first
+    expect(first.locator(".adequation")).to_have_text(
+        re.compile("Très proche du projet|Proche du projet|À discuter")
+    )
+    expect(first.locator(".chiffres")).to_contain_text(re.compile(r"à \d+ km"))
+    assert first.locator(".raisons li").count() > 0
+    # The map: the origin, the distance circle and one marker per offer.
+    expect(page.locator(".marqueur-offre")).to_have_count(len(offers))
+    expect(page.locator("path.cercle-distance")).to_have_count(1)
+    first.get_by_text("Détail du score").click()
+    expect(first.locator(".barres dt").first).to_have_text("Sens du projet")
+    page.screenshot(path=site.screenshots / "correspondances.png", full_page=True)
+    assert_accessible(page, "correspondances")
+    stored = site.api("counsellor", "GET", f"/v1/holders/{holder_id}").json()
+    assert stored["budget_eur"] == 30_000 and stored["origin"]["department"] == "87"
+    assert stored["counsellor"]["organisation"] == "BGE Paris" and stored["digest_opt_in"] is True
+
+
+def test_a_widening_button_adds_what_it_said_and_can_be_saved(page: Page, site: Site) -> None:
+    create_tight_holder(site, "h-web-widen")
+    sign_in(page)
+    page.goto("/porteurs/h-web-widen")
+    before = shown_offers(page)
+    button = page.locator(".elargir button", has_text="Élargir à").first
+    label, added = button.inner_text(), int(button.get_attribute("data-additional") or 0)
+    assert re.fullmatch(r"Élargir à \d+ km \(\d+ offres? de plus\)", label) and added > 0
+    button.click()
+    expect(page.get_by_role("button", name="Enregistrer ce critère dans le profil")).to_be_visible()
+    after = shown_offers(page)
+    assert len(after) == min(len(before) + added, 10) and set(before) <= set(after)
+    assert "elargir=max_distance_km" in page.url  # the widened search has its own address
+    assert site.api_match_ids("h-web-widen") == before  # nothing saved yet
+    page.get_by_role("button", name="Enregistrer ce critère dans le profil").click()
+    expect(page.get_by_role("status")).to_have_text("Critère élargi enregistré dans le profil.")
+    distance = float(re.search(r"Élargir à (\d+) km", label)[1])  # type: ignore[index]
+    assert site.api("counsellor", "GET", "/v1/holders/h-web-widen").json()["max_distance_km"] == distance
+    assert site.api_match_ids("h-web-widen") == shown_offers(page) == after
+    page.get_by_role("link", name="Historique").click()
+    expect(page.get_by_role("cell", name=f"Distance maximale portée à {distance:.0f} km")).to_be_visible()
+    assert_accessible(page, "historique")
+
+
+def test_not_relevant_removes_the_offer_from_the_page_and_the_api(page: Page, site: Site) -> None:
+    sign_in(page)
+    page.goto("/porteurs/h-004")
+    first = shown_offers(page)[0]
+    card = page.locator(f"#offre-{first}")
+    card.get_by_label("Commentaire (facultatif)").fill("Trop loin de l'école")
+    card.get_by_role("button", name="Pas pertinent").click()
+    expect(page.locator(f"#offre-{first}")).to_have_count(0)
+    assert first not in shown_offers(page) and first not in site.api_match_ids("h-004")
+    second = shown_offers(page)[0]
+    page.locator(f"#offre-{second}").get_by_role("button", name="Intéressé·e").click()
+    expect(page.locator(f"#offre-{second} .avis")).to_contain_text("Intéressé·e")
+    page.goto("/porteurs/h-004/historique")
+    expect(page.get_by_role("cell", name="Trop loin de l'école")).to_be_visible()
+
+
+def test_the_sheet_prints_on_one_or_two_pages_and_the_export_opens_in_a_spreadsheet(
+    page: Page, site: Site
+) -> None:
+    sign_in(page)
+    page.goto("/porteurs/h-001")
+    offers = shown_offers(page)
+    for unticked in offers[3:]:
+        page.locator(f"#fiche-{unticked}").uncheck()
+    page.get_by_role("button", name="Préparer la fiche du porteur (offres cochées)").click()
+    expect(page.locator("article.offre-fiche")).to_have_count(3)
+    expect(page.get_by_text("conseil@bge.example")).to_be_visible()  # the counsellor's contact
+    assert_accessible(page, "fiche")
+    pdf = page.pdf(format="A4")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert 1 <= pages <= 2, pages
+    export = page.request.get("/porteurs/h-001/correspondances.csv")
+    text = export.body().decode("utf-8-sig")
+    assert export.headers["content-type"].startswith("text/csv")
+    rows = text.splitlines()
+    assert rows[0].startswith("Rang;Offre;Type;Commune") and [r.rsplit(";", 1)[1] for r in rows[1:]] == offers
+
+
+def test_forms_without_their_csrf_token_are_refused(page: Page, site: Site) -> None:
+    sign_in(page)
+    before = site.api_match_ids("h-009")
+    refused = page.request.post(
+        "/porteurs/h-009/avis", form={"opportunity_id": before[0], "verdict": "not_relevant"}
+    )
+    assert refused.status == 403 and "formulaire a expiré" in refused.text()
+    forged = page.request.post(
+        "/porteurs/h-009/avis", form={"opportunity_id": before[0], "verdict": "not_relevant", "csrf": "forgé"}
+    )
+    assert forged.status == 403
+    assert site.api_match_ids("h-009") == before
+
+
+def test_another_organisations_counsellor_cannot_see_this_client(page: Page, site: Site) -> None:
+    sign_in(page, "elsewhere")
+    for path in ("/porteurs/h-001", "/porteurs/h-001/modifier", "/porteurs/h-001/fiche"):
+        response = page.goto(path)
+        assert response is not None and response.status == 404, path
+        expect(page).to_have_title("Page introuvable · matcher")
+    assert_accessible(page, "page introuvable")
+    assert site.api("elsewhere", "GET", "/v1/holders/h-001").status_code == 404
+    assert site.api("elsewhere", "GET", "/v1/holders/h-001/matches").status_code == 404
+    listed = site.api("elsewhere", "GET", "/v1/holders?limit=200").json()["items"]
+    assert {h["counsellor"]["organisation"] for h in listed} == {"Initiative Rennes"}
+
+
+def test_an_officer_signs_in_but_has_no_access_to_holders(page: Page) -> None:
+    sign_in(page, "officer")
+    expect(page).to_have_url(re.compile(r"/accueil$"))
+    assert_accessible(page, "accueil")
+    response = page.goto("/porteurs")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("agent·e territorial·e")
