@@ -212,7 +212,6 @@ def test_a_client_created_through_the_form_gets_the_engines_matches(page: Page, 
     commune.fill("Limoges (Haute-Vienne, 87)")
     page.get_by_label("Distance maximale (km)").fill("150")
     page.get_by_label("Accepte de recevoir chaque semaine des suggestions par e-mail").check()
-    page.screenshot(path=site.screenshots / "formulaire.png", full_page=True)
     page.get_by_role("button", name="Enregistrer et voir les offres").click()
 
     expect(page).to_have_title("Offres pour Léa Fontaine · matcher")
@@ -230,11 +229,16 @@ def test_a_client_created_through_the_form_gets_the_engines_matches(page: Page, 
     expect(page.locator("path.cercle-distance")).to_have_count(1)
     first.get_by_text("Détail du score").click()
     expect(first.locator(".barres dt").first).to_have_text("Sens du projet")
-    page.screenshot(path=site.screenshots / "correspondances.png", full_page=True)
+    page.screenshot(path=site.screenshots / "correspondances.png")
     assert_accessible(page, "correspondances")
     stored = site.api("counsellor", "GET", f"/v1/holders/{holder_id}").json()
     assert stored["budget_eur"] == 30_000 and stored["origin"]["department"] == "87"
     assert stored["counsellor"]["organisation"] == "BGE Paris" and stored["digest_opt_in"] is True
+    page.get_by_role("link", name="Modifier le profil").click()
+    expect(page.get_by_label("Budget (€)")).to_have_value("30 000 €")
+    expect(page.get_by_label("Commune où elle vit")).to_have_value("Limoges (Haute-Vienne, 87)")
+    page.screenshot(path=site.screenshots / "formulaire.png", full_page=True)
+    assert_accessible(page, "modifier")
 
 
 def test_a_widening_button_adds_what_it_said_and_can_be_saved(page: Page, site: Site) -> None:

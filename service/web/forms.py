@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from matcher.areas import region_label
+from matcher.areas import DEPARTMENT_NAMES, region_label
 from matcher.domain import WIDENABLE_LIMITS, HolderProfile
 from matcher.errors import InvalidRecord
 from matcher.explain import department_label, euros
@@ -99,7 +99,11 @@ def _commune_value(holder: HolderProfile) -> str:
     origin = holder.origin
     if origin is None or not origin.commune:
         return ""
-    return f"{origin.commune} ({origin.department})" if origin.department else origin.commune
+    if not origin.department:
+        return origin.commune
+    # As the suggestions write it (matcher.geo.Commune.label), which the form reads back.
+    name = DEPARTMENT_NAMES.get(origin.department, origin.department)
+    return f"{origin.commune} ({name}, {origin.department})"
 
 
 def submitted_values(form: FormData) -> dict[str, Any]:

@@ -89,7 +89,7 @@ templates.env.filters.update(
     moment=moment,
     department=department_label,
     plural=_plural,
-    percent=lambda value: f"{value * 100:.0f} %",
+    percent=lambda value: f"{value * 100:.0f}\u00a0%",
     widening=lambda saved: describe_widening(saved.constraint, saved.value),
 )
 templates.env.globals.update(
