@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from matcher.domain import HolderProfile, HolderQuery, MatchResult, Verdict, new_holder_id
+from matcher.accounts import User
+from matcher.domain import Feedback, HolderProfile, HolderQuery, MatchResult, Verdict, new_holder_id
 from matcher.engine import Engine
 from matcher.engine.facade import WebSession
 from matcher.errors import InvalidRecord, NotFound
@@ -150,8 +151,8 @@ def erase_holder(
 # --- matches ---------------------------------------------------------------------------------
 
 
-def _latest_verdicts(engine: Engine, holder_id: str, person: Any) -> dict[str, Any]:
-    latest: dict[str, Any] = {}
+def _latest_verdicts(engine: Engine, holder_id: str, person: User) -> dict[str, Feedback]:
+    latest: dict[str, Feedback] = {}
     for feedback in engine.holder_history(holder_id, actor=person).feedback:  # newest first
         latest.setdefault(feedback.opportunity_id, feedback)
     return latest

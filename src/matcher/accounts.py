@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from matcher.domain import HolderProfile, organisation_key, territory_key
-from matcher.errors import InvalidRecord
+from matcher.domain import Counsellor, HolderProfile, HolderQuery, organisation_key, territory_key
+from matcher.errors import InvalidRecord, OutOfScope
 
 #: Prefix of every token, so that a leaked one is recognisable in logs and secret scanners.
 TOKEN_PREFIX = "mtk_"
@@ -72,13 +72,14 @@ class User:
     def active(self) -> bool:
         return self.revoked_at is None
 
-    def follows(self, holder: HolderProfile) -> bool:
-        """Whether this account may see ``holder``: admins all, counsellors their organisation's."""
+    def follows(self, organisation: str | None) -> bool:
+        """Whether this account may see the holders of ``organisation`` (a stored organisation
+        key, None for no holder): admins all, counsellors their own organisation's."""
         if self.role is Role.admin:
             return True
-        if self.role is not Role.counsellor or self.organisation is None:
+        if self.role is not Role.counsellor or self.organisation is None or organisation is None:
             return False
-        return organisation_key(self.organisation) == organisation_key(holder.organisation)
+        return organisation_key(self.organisation) == organisation
 
     def covers(self, territory: str) -> bool:
         """Whether this account may publish for ``territory``: admins anywhere, officers in scope."""
@@ -101,6 +102,37 @@ def scope_problem(user: User | None, territory: str, stored_territory: str | Non
         scope = ", ".join(user.territories) or "aucun"
         return f"le territoire « {territory} » n'est pas dans votre périmètre (vos territoires : {scope})"
     return None
+
+
+def caseload_query(query: HolderQuery, actor: User | None) -> HolderQuery:
+    """``query`` restricted to the holders ``actor`` follows (all of them for an admin or the
+    command line); OutOfScope for a role that follows none."""
+    if actor is None or actor.role is Role.admin:
+        return query
+    if actor.role is not Role.counsellor or actor.organisation is None:
+        raise OutOfScope(f"les porteurs de projet ne sont pas accessibles au rôle {actor.role.label}")
+    return replace(query, organisation=actor.organisation)
+
+
+def into_caseload(holder: HolderProfile, actor: User | None) -> HolderProfile:
+    """The profile as ``actor`` may store it: in a counsellor's own organisation, with their name
+    and address as the counsellor's contact where the record gives none; InvalidRecord for a
+    record naming another organisation."""
+    if actor is None or actor.role is not Role.counsellor or actor.organisation is None:
+        return holder
+    named = holder.counsellor.organisation if holder.counsellor else None
+    if named and organisation_key(named) != organisation_key(actor.organisation):
+        problem = f"vous suivez les porteurs de « {actor.organisation} », pas de « {named} »"
+        raise InvalidRecord(f"porteur {holder.id}", [("counsellor.organisation", problem)])
+    given = holder.counsellor or Counsellor()
+    contact = given.model_copy(
+        update={
+            "organisation": named or actor.organisation,
+            "name": given.name or actor.name,
+            "email": given.email or actor.email,
+        }
+    )
+    return holder.model_copy(update={"counsellor": contact})
 
 
 def hash_token(token: str) -> str:

@@ -11,7 +11,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -430,6 +430,35 @@ class HolderQuery:
     organisation: str | None = None
     #: Words to find in the holder's name or commune of origin, accents and case ignored.
     search: str | None = None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A verdict given on an offer for a holder, with the counsellor's comment."""
+
+    opportunity_id: str
+    verdict: Verdict
+    comment: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Widening:
+    """A widened constraint saved in a holder's profile, by whom and when."""
+
+    constraint: str
+    value: Any
+    account: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseloadEntry:
+    """A holder as a caseload lists them: the profile, their last match and last digest."""
+
+    holder: HolderProfile
+    last_matched_at: datetime | None
+    last_digest_at: datetime | None
 
 
 def new_holder_id() -> str:

@@ -23,7 +23,8 @@ from matcher.catalogue import CatalogueView
 from matcher.clock import utcnow
 from matcher.config import Settings
 from matcher.domain import (
-    Counsellor,
+    CaseloadEntry,
+    Feedback,
     HolderProfile,
     HolderQuery,
     Match,
@@ -31,7 +32,7 @@ from matcher.domain import (
     Opportunity,
     OpportunityQuery,
     Verdict,
-    organisation_key,
+    Widening,
     widened_record,
 )
 from matcher.encoders import Encoder, load_encoder
@@ -52,7 +53,6 @@ from matcher.intake import (
 )
 from matcher.scoring import DEFAULT_WEIGHTS, Weights
 from matcher.store import DigestLedger, SaveOutcome, Store
-from matcher.store.holders import CaseloadEntry, Feedback, Widening
 from matcher.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -271,49 +271,8 @@ class Engine:
     # With an ``actor``, a holder outside their organisation is answered as unknown (NotFound):
     # a counsellor cannot even learn that another organisation follows someone.
 
-    def _caseload_query(self, query: HolderQuery, actor: User | None) -> HolderQuery:
-        if actor is None or actor.role is Role.admin:
-            return query
-        if actor.role is not Role.counsellor or actor.organisation is None:
-            raise OutOfScope(f"les porteurs de projet ne sont pas accessibles au rôle {actor.role.label}")
-        return HolderQuery(**{**query.__dict__, "organisation": actor.organisation})
-
-    def _in_caseload(self, holder: HolderProfile, actor: User | None) -> HolderProfile:
-        """The profile as ``actor`` may store it: a counsellor's own organisation, and their
-        name and address as the counsellor's contact when the record gives none."""
-        if actor is None or actor.role is not Role.counsellor or actor.organisation is None:
-            return holder
-        named = holder.counsellor.organisation if holder.counsellor else None
-        if named and organisation_key(named) != organisation_key(actor.organisation):
-            raise InvalidRecord(
-                f"porteur {holder.id}",
-                [
-                    (
-                        "counsellor.organisation",
-                        f"vous suivez les porteurs de « {actor.organisation} », pas de « {named} »",
-                    )
-                ],
-            )
-        contact = holder.counsellor or Counsellor()
-        contact = contact.model_copy(
-            update={
-                "organisation": named or actor.organisation,
-                "name": contact.name or actor.name,
-                "email": contact.email or actor.email,
-            }
-        )
-        return holder.model_copy(update={"counsellor": contact})
-
     def _check_follows(self, holder_id: str, actor: User | None) -> None:
-        if actor is None or actor.role is Role.admin:
-            return
-        stored = self.store.holders.organisation_of(holder_id)
-        if (
-            stored is None
-            or actor.role is not Role.counsellor
-            or actor.organisation is None
-            or stored != organisation_key(actor.organisation)
-        ):
+        if actor is not None and not actor.follows(self.store.holders.organisation_of(holder_id)):
             raise NotFound(f"porteur de projet inconnu : {holder_id}")
 
     def save_holder(
@@ -321,7 +280,7 @@ class Engine:
     ) -> HolderProfile:
         """Store one profile and return it as stored; with ``create``, an existing id is a
         conflict and nothing is written. A counsellor stores into their organisation only."""
-        holder = self._in_caseload(holder, actor)
+        holder = accounts.into_caseload(holder, actor)
         if not create:
             self._check_follows(holder.key, actor)
         self.store.holders.put(holder, create=create)
@@ -336,11 +295,11 @@ class Engine:
         self, query: HolderQuery = HolderQuery(), actor: User | None = None
     ) -> tuple[int, list[HolderProfile]]:
         """(total matching, one page) of profiles in id order; all of them without a limit."""
-        return self.store.holders.page(self._caseload_query(query, actor))
+        return self.store.holders.page(accounts.caseload_query(query, actor))
 
     def caseload(self, query: HolderQuery, actor: User | None = None) -> tuple[int, list[CaseloadEntry]]:
         """(total, one page) of ``actor``'s holders with the dates of their last match and digest."""
-        return self.store.holders.caseload(self._caseload_query(query, actor))
+        return self.store.holders.caseload(accounts.caseload_query(query, actor))
 
     def erase_holder(self, holder_id: str, actor: User | None = None) -> None:
         """Right to erasure: the profile, its feedback and its sent-suggestion history."""

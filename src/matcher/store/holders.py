@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,16 @@ from sqlalchemy.orm import Session
 
 from matcher.areas import name_key
 from matcher.clock import utcnow
-from matcher.domain import Counsellor, HolderProfile, HolderQuery, Verdict, organisation_key
+from matcher.domain import (
+    CaseloadEntry,
+    Counsellor,
+    Feedback,
+    HolderProfile,
+    HolderQuery,
+    Verdict,
+    Widening,
+    organisation_key,
+)
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store.catalogue import SaveOutcome
 from matcher.store.database import Database
@@ -20,35 +28,6 @@ from matcher.store.schema import FeedbackRow, HolderRow, OpportunityRow, SendRow
 
 def _unknown(holder_id: str) -> NotFound:
     return NotFound(f"porteur de projet inconnu : {holder_id}")
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """A verdict given on an offer for a holder, with the counsellor's comment."""
-
-    opportunity_id: str
-    verdict: Verdict
-    comment: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class Widening:
-    """A widened constraint saved in a holder's profile, by whom and when."""
-
-    constraint: str
-    value: Any
-    account: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class CaseloadEntry:
-    """A holder as a caseload lists them: the profile, their last match and last digest."""
-
-    holder: HolderProfile
-    last_matched_at: datetime | None
-    last_digest_at: datetime | None
 
 
 def _matches_search(holder: HolderProfile, words: list[str]) -> bool:
