@@ -492,6 +492,27 @@ def test_forged_tokens_are_refused_with_a_french_message(engine: Engine) -> None
     assert outcome.changed and not engine.store.holders.get("h-001").digest_opt_in
 
 
+def test_without_the_secret_key_unsubscribing_says_why_and_serve_warns(
+    home: Path, encoder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.app import create_app
+
+    settings = Settings(home=home)  # no MATCHER_SECRET_KEY
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        response = client.get("/v1/unsubscribe", params={"token": make_token(KEY, "h-001")})
+    assert response.status_code == 503 and "MATCHER_SECRET_KEY" in response.text
+    assert "clé secrète" in response.text and "Répondez à l&#x27;e-mail" in response.text
+    assert "MATCHER_SECRET_KEY is not set" in caplog.text
+
+    import uvicorn
+
+    monkeypatch.setenv("MATCHER_HOME", str(home))
+    monkeypatch.delenv("MATCHER_SECRET_KEY", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)  # only the start-up messages
+    started = CliRunner().invoke(cli_app, ["serve", "--port", "8123"])
+    assert started.exit_code == 0 and "MATCHER_SECRET_KEY n'est pas défini" in started.output
+
+
 def test_cli_unsubscribe_and_forged_token(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MATCHER_HOME", str(home))
     monkeypatch.setenv("MATCHER_SECRET_KEY", KEY)

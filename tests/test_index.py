@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+from pathlib import Path
+
 import numpy as np
 from sqlalchemy import delete, update
 
 from matcher.index import VectorIndex
+from matcher.intake import read_records
+from matcher.lexical import LexicalModel
 from matcher.store import OpportunityRow
 
 
@@ -49,6 +55,51 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = VectorIndex.load(tmp_path / "i.npz")
     assert loaded.fingerprint() == index.fingerprint() and loaded.hashes == {3: "a", 9: "b"}
     np.testing.assert_allclose(loaded.vectors(np.array([9])), index.vectors(np.array([9])))
+
+
+def test_the_lexical_model_is_saved_as_arrays_and_read_back_identical(tmp_path):
+    texts = ["Boulangerie de village avec fournil", "Cabinet médical à reprendre", "Fromagerie et caves"]
+    index = VectorIndex(16, "test")
+    index.upsert(np.array([1, 2, 3]), unit_vectors(3), ["a", "b", "c"])
+    index.lexical = LexicalModel().fit(texts)
+    index.save(tmp_path / "i.npz")
+    with np.load(tmp_path / "i.npz", allow_pickle=False) as saved:  # nothing in it needs unpickling
+        assert {"lexical_terms", "lexical_idf"} <= set(saved.files) and "lexical" not in saved.files
+        assert all(saved[name].dtype != object for name in saved.files)
+    loaded = VectorIndex.load(tmp_path / "i.npz").lexical
+    query = "reprendre une boulangerie avec son fournil"
+    documents = index.lexical.transform(texts)
+    np.testing.assert_allclose(
+        loaded.similarity(query, documents), index.lexical.similarity(query, documents)
+    )
+    shared = loaded.shared_words(query, loaded.stems(texts[0]))
+    assert shared == index.lexical.shared_words(query, index.lexical.stems(texts[0]))
+    assert set(shared) == {"boulangerie", "fournil"}
+    assert loaded.n_documents_ == 3
+
+
+class _Payload:
+    def __reduce__(self):
+        return (Path.touch, (Path(os.environ["MATCHER_PICKLE_CANARY"]),))
+
+
+def test_an_older_file_s_pickled_lexical_model_is_never_unpickled(sample_engine, make_engine, monkeypatch):
+    """Format 1 kept a pickle: whoever could write the file could run code as the service."""
+    home, path = sample_engine.settings.home, sample_engine.settings.index_path
+    sample_engine.refresh()
+    canary = home / "ran"
+    monkeypatch.setenv("MATCHER_PICKLE_CANARY", str(canary))
+    with np.load(path, allow_pickle=False) as saved:
+        arrays = {k: saved[k] for k in saved.files if not k.startswith("lexical_")}
+    arrays["lexical"] = np.frombuffer(pickle.dumps(_Payload()), dtype=np.uint8)
+    with open(path, "wb") as out:
+        np.savez(out, **arrays)
+    engine = make_engine(home)
+    report = engine.refresh()
+    assert not canary.exists()  # the payload did not run
+    assert not report.rebuilt and report.embedded == 0  # the vectors are kept…
+    assert any("lexical" in note for note in report.notes)  # …and the lexical model refitted
+    assert engine.index.lexical is not None
 
 
 def test_missing_and_damaged_index_are_rebuilt(sample_engine, make_engine):
@@ -142,3 +193,22 @@ def test_a_killed_save_s_temporary_file_is_removed_at_the_next_start(sample_engi
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_everything_matcher_writes_in_its_home_is_for_its_owner_only(make_engine, tmp_path):
+    home = tmp_path / "private"
+    engine = make_engine(home)
+    lines = (
+        (Path(__file__).resolve().parents[1] / "data" / "opportunities.jsonl").read_bytes().splitlines()[:5]
+    )
+    engine.import_records("opportunities", read_records(b"\n".join(lines), "offres"))
+    engine.refresh()
+    assert engine.save_index()
+    written = [home, *home.rglob("*")]
+    assert {p.name for p in written} >= {"matcher.db", "matcher.db-wal", "index", "opportunities.npz"}
+    loose = {
+        str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777)
+        for p in written
+        if p.stat().st_mode & 0o077
+    }
+    assert not loose

@@ -7,6 +7,7 @@ sent by the mail client to the same address. Both answer HTML, or JSON when the 
 
 from __future__ import annotations
 
+import logging
 from html import escape
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from service.auth import EngineDep
 from service.schemas import error_responses
 
 router = APIRouter(tags=["désinscription"])
+log = logging.getLogger("matcher.service")
 
 TokenQuery = Annotated[
     str,
@@ -90,8 +92,11 @@ def _unsubscribe(request: Request, engine: EngineDep, token: str) -> Response:
         message = f"{reason[:1].upper()}{reason[1:]}. Vos préférences n'ont pas changé."
         return _answer(request, 400, "Lien de désinscription invalide", message, None)
     except DigestNotConfigured:
+        log.warning("unsubscribe link refused: MATCHER_SECRET_KEY is not set")
         message = (
-            "La désinscription est momentanément indisponible ; réessayez plus tard ou répondez à l'e-mail."
+            "La désinscription est indisponible : le service n'a pas sa clé secrète "
+            "(MATCHER_SECRET_KEY), qui vérifie les liens. Répondez à l'e-mail pour être "
+            "désinscrit·e, ou réessayez plus tard."
         )
         return _answer(request, 503, "Désinscription indisponible", message, None)
     return _answer(request, 200, "Désinscription", outcome.message, True)

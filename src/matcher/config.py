@@ -9,6 +9,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: What matcher creates in its home holds people's data: for their owner only.
+PRIVATE_FILE = 0o600
+PRIVATE_DIRECTORY = 0o700
+
 
 def default_home() -> Path:
     """``$XDG_DATA_HOME/matcher``, else ``~/.local/share/matcher``."""

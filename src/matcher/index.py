@@ -8,16 +8,15 @@ detected and repaired, never silently used.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import pickle
 from pathlib import Path
 from zipfile import BadZipFile
 
 import faiss
 import numpy as np
 
+from matcher.config import PRIVATE_DIRECTORY, PRIVATE_FILE
 from matcher.lexical import LexicalModel
 
 
@@ -29,6 +28,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+#: The file's layout: 2 keeps the lexical model as arrays (1 pickled it).
+FILE_FORMAT = 2
+LEXICAL_ARRAYS = ("lexical_terms", "lexical_idf", "lexical_settings")
 
 
 class VectorIndex:
@@ -120,15 +124,18 @@ class VectorIndex:
 
     def save(self, path: Path) -> None:
         """Write atomically: readers see the old file or the new one, never half of one."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIRECTORY)
         ids = np.fromiter(self.hashes, dtype=np.int64, count=len(self.hashes))
         meta = {
+            "format": FILE_FORMAT,
             "encoder": self.encoder_identity,
             "dim": self.dim,
             "fingerprint": self.fingerprint(),
         }
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as out:
+        lexical = self.lexical.to_arrays() if self.lexical is not None else {}
+        # Owner-only, like everything in the home.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as out:
             np.savez(
                 out,
                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -139,7 +146,7 @@ class VectorIndex:
                 pieces=np.concatenate([self.pieces[i] for i in ids.tolist()])
                 if len(ids)
                 else np.zeros((0, self.dim), np.float16),
-                lexical=np.frombuffer(pickle.dumps(self.lexical), dtype=np.uint8),
+                **lexical,  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
             )
             out.flush()
             os.fsync(out.fileno())
@@ -169,7 +176,10 @@ class VectorIndex:
                 index.hashes = dict(zip(ids.tolist(), (h.decode() for h in hashes), strict=True))
                 split = np.split(saved["pieces"], np.cumsum(saved["piece_counts"])[:-1]) if len(ids) else []
                 index.pieces = dict(zip(ids.tolist(), split, strict=True))
-                index.lexical = pickle.load(io.BytesIO(saved["lexical"].tobytes()))
+                # Format 1 pickled the lexical model: never unpickled (whoever can write the file
+                # would run code as the service); it is refitted from the database instead.
+                if "lexical_terms" in saved.files:
+                    index.lexical = LexicalModel.from_arrays({k: saved[k] for k in LEXICAL_ARRAYS})
         except (
             OSError,
             KeyError,
@@ -177,7 +187,6 @@ class VectorIndex:
             BadZipFile,
             EOFError,
             RuntimeError,
-            pickle.UnpicklingError,
         ) as error:
             raise ValueError(f"index illisible ({error})") from error
         if index.faiss.ntotal != len(index.hashes) or index.fingerprint() != meta["fingerprint"]:

@@ -94,6 +94,41 @@ class LexicalModel:
             self.vectorizer_ = None
         return self
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The learned state as plain arrays (vocabulary, idf, settings), for a file that is read
+        without unpickling anything."""
+        terms = (
+            []
+            if self.vectorizer_ is None
+            else sorted(self.vectorizer_.vocabulary_, key=self.vectorizer_.vocabulary_.get)
+        )
+        idf = np.zeros(0) if self.vectorizer_ is None else np.asarray(self.vectorizer_.idf_, dtype=np.float64)
+        return {
+            "lexical_terms": np.array(terms, dtype=np.str_),
+            "lexical_idf": idf,
+            "lexical_settings": np.array([self.sublinear_tf, self.min_df, self.n_documents_], dtype=np.int64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> LexicalModel:
+        """The model ``to_arrays`` saved, as fitted."""
+        sublinear_tf, min_df, n_documents = (int(v) for v in arrays["lexical_settings"])
+        model = cls(sublinear_tf=bool(sublinear_tf), min_df=min_df)
+        model.n_documents_ = n_documents
+        model.analyzer_ = FrenchAnalyzer()
+        terms = arrays["lexical_terms"].tolist()
+        if not terms:
+            model.vectorizer_ = None
+            return model
+        if len(terms) != len(arrays["lexical_idf"]):
+            raise ValueError("modèle lexical incohérent : vocabulaire et poids de tailles différentes")
+        model.vectorizer_ = TfidfVectorizer(
+            analyzer=model.analyzer_, sublinear_tf=model.sublinear_tf, min_df=min_df
+        )
+        model.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(terms)}
+        model.vectorizer_.idf_ = arrays["lexical_idf"]
+        return model
+
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
         """L2-normalised TF-IDF rows of ``texts`` (all zeros before any vocabulary)."""
         if self.vectorizer_ is None:

@@ -17,6 +17,12 @@ APP_FACTORY = "service.app:create_app"
 def run_service(host: str, port: int) -> None:
     """Serve the pages and the API over the home the environment names, until interrupted."""
     settings = Settings()
+    if not settings.secret_key:
+        err.print(
+            "[yellow]Attention : MATCHER_SECRET_KEY n'est pas défini. Les liens de désinscription des "
+            "e-mails ne pourront pas être vérifiés (réponse 503) ; définissez une longue chaîne "
+            "aléatoire, la même que pour matcher digest.[/yellow]"
+        )
     err.print(
         f"Dossier de données : {settings.home} — pages : http://{host}:{port}/connexion — "
         f"documentation de l'API : http://{host}:{port}/docs"

@@ -20,7 +20,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from matcher.clock import as_utc, utcnow
-from matcher.config import Settings
+from matcher.config import PRIVATE_FILE, Settings
 from matcher.digest.message import Composer, UnusableAddress
 from matcher.digest.selection import HolderDigest, digest_holders, select_digests
 from matcher.digest.sending import DirectoryTransport, Refused, SmtpTransport, Transport, TransportFailed
@@ -195,7 +195,7 @@ def run_digest(
         )
     if limit < 1:
         raise MatcherError("--limit-per-holder doit valoir au moins 1")
-    lock = FileLock(str(engine.settings.home / "digest.lock"), timeout=0)
+    lock = FileLock(str(engine.settings.home / "digest.lock"), timeout=0, mode=PRIVATE_FILE)
     if not options.dry_run:
         try:
             lock.acquire()

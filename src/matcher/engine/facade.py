@@ -21,7 +21,7 @@ from matcher import accounts
 from matcher.accounts import Role, User, scope_problem
 from matcher.catalogue import CatalogueView
 from matcher.clock import utcnow
-from matcher.config import Settings
+from matcher.config import PRIVATE_DIRECTORY, Settings
 from matcher.domain import (
     CaseloadEntry,
     Feedback,
@@ -99,7 +99,7 @@ class Engine:
         self, settings: Settings, encoder: Encoder | None = None, weights: Weights = DEFAULT_WEIGHTS
     ):
         self.settings = settings
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIRECTORY)
         self.store = Store(settings.db_url)
         self._encoder = encoder
         self._encoder_lock = threading.Lock()

@@ -15,7 +15,7 @@ import numpy as np
 from filelock import FileLock
 
 from matcher.catalogue import CatalogueView
-from matcher.config import Settings
+from matcher.config import PRIVATE_FILE, Settings
 from matcher.domain import opportunity_text
 from matcher.encoders import Encoder, embed_passages
 from matcher.engine.caches import DocumentCache
@@ -68,7 +68,7 @@ class IndexKeeper:
         self.seq = -1
         self.dirty = False
         self.lock = threading.RLock()
-        self._file_lock = FileLock(str(settings.home / "index.lock"), timeout=120)
+        self._file_lock = FileLock(str(settings.home / "index.lock"), timeout=120, mode=PRIVATE_FILE)
 
     def refresh(self, progress: Progress | None = None, full: bool = False) -> SyncReport:
         """Bring the filter arrays and the index up to date with the database."""
