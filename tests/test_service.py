@@ -28,7 +28,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
-from matcher.accounts import Role, hash_token
+from matcher.accounts import Role, hash_token, token_lifetime
 from matcher.cli import app as cli_app
 from matcher.cli.matching import DEMO_ORGANISATION
 from matcher.clock import utcnow
@@ -926,6 +926,34 @@ def test_accounts_store_only_a_hash_of_the_token(tmp_path: Path) -> None:
     engine.close()
 
 
+def test_tokens_may_expire_and_remember_their_last_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MATCHER_HOME", str(tmp_path))
+    runner = CliRunner()
+    added = runner.invoke(cli_app, ["users", "add", "--role", "admin", "--name", "Outil", "--expires", "90j"])
+    assert added.exit_code == 0 and "valable jusqu'au" in added.output, added.output
+    token = added.stdout.strip()
+    assert (
+        runner.invoke(
+            cli_app, ["users", "add", "--role", "admin", "--name", "X", "--expires", "bientôt"]
+        ).exit_code
+        == 1
+    )
+    engine = Engine(Settings(home=tmp_path))
+    user = engine.authenticate(token)
+    assert user is not None and user.expires_at is not None
+    assert timedelta(days=89) < user.expires_at - utcnow() <= timedelta(days=90)
+    assert engine.accounts()[0].last_used_at is not None  # noted by the use above
+    with engine.store.database.session() as session:
+        session.execute(update(UserRow).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert engine.authenticate(token) is None  # expired: the token no longer works
+    engine.close()
+    listed = json.loads(runner.invoke(cli_app, ["users", "list", "--json"]).stdout)["users"][0]
+    assert listed["expires_at"] < utcnow().isoformat() and listed["last_used_at"] is not None
+    assert token_lifetime("12w") == timedelta(weeks=12) and token_lifetime(" 24 h ") == timedelta(hours=24)
+
+
 def test_sign_in_stores_an_argon2id_hash_locks_after_five_failures_and_sessions_end(tmp_path: Path) -> None:
     engine = Engine(Settings(home=tmp_path, session_idle_minutes=30))
     password = "correct horse battery"
@@ -984,9 +1012,9 @@ def test_cli_users_add_prints_the_token_alone(tmp_path: Path, monkeypatch: pytes
     assert engine.authenticate(token).territories == ("A", "B")
     engine.close()
     listed = runner.invoke(cli_app, ["users", "list", "--json"])
-    assert json.loads(listed.stdout)["users"][0] | {"created_at": None} == {
+    assert json.loads(listed.stdout)["users"][0] | {"created_at": None, "last_used_at": None} == {
         "name": "Agent", "role": "officer", "territories": ["A", "B"], "email": None, "organisation": None,
-        "created_at": None, "revoked_at": None
+        "created_at": None, "revoked_at": None, "expires_at": None, "last_used_at": None,
     }  # fmt: skip
     assert token not in listed.output
     assert runner.invoke(cli_app, ["users", "add", "--role", "officer", "--name", "Sans"]).exit_code == 1

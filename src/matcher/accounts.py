@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -67,6 +67,9 @@ class User:
     account_id: int = 0
     email: str | None = None
     organisation: str | None = None
+    expires_at: datetime | None = None
+    #: Bookkeeping, not part of what an account is: two reads of it compare equal.
+    last_used_at: datetime | None = field(default=None, compare=False)
 
     @property
     def active(self) -> bool:
@@ -150,6 +153,25 @@ class AccountDraft:
     email: str | None = None
     organisation: str | None = None
     password_hash: str | None = None
+    expires_at: datetime | None = None
+
+
+#: « 90d », « 12w », « 6m » (months of 30 days), « 24h »; « j » and « s » as French write them.
+_LIFETIME = re.compile(r"^\s*(\d{1,5})\s*([hdjwsm])\s*$", re.IGNORECASE)
+_LIFETIME_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "j": timedelta(days=1),
+                   "w": timedelta(weeks=1), "s": timedelta(weeks=1), "m": timedelta(days=30)}  # fmt: skip
+
+
+def token_lifetime(text: str) -> timedelta:
+    """How long a token lives, read from « 90d » (or « 90j », « 12w », « 6m », « 24h »);
+    InvalidRecord otherwise."""
+    found = _LIFETIME.match(text)
+    if not found or int(found[1]) == 0:
+        problem = (
+            f"durée illisible : {text!r} ; écrivez par exemple 90d (jours), 12w (semaines), 6m (mois) ou 24h"
+        )
+        raise InvalidRecord("compte", [("expires", problem)])
+    return int(found[1]) * _LIFETIME_UNITS[found[2].lower()]
 
 
 def draft_account(
@@ -160,6 +182,7 @@ def draft_account(
     email: str | None = None,
     organisation: str | None = None,
     password: str | None = None,
+    expires_at: datetime | None = None,
 ) -> AccountDraft:
     """Validate a new account; InvalidRecord names each field that is wrong.
 
@@ -202,7 +225,7 @@ def draft_account(
     if problems:
         raise InvalidRecord(f"compte {name!r}", problems)
     hashed = None if password is None else hash_password(password)
-    return AccountDraft(name, Role(role), scope, email, organisation, hashed)
+    return AccountDraft(name, Role(role), scope, email, organisation, hashed, expires_at)
 
 
 def password_problem(password: str) -> str | None:

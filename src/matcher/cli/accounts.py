@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from matcher.accounts import Role
+from matcher.accounts import Role, token_lifetime
 from matcher.cli.common import engine_for, err, out
+from matcher.clock import utcnow
 
 users_app = typer.Typer(help="Comptes : jetons de l'API HTTP, mots de passe des pages.", no_args_is_help=True)
 
@@ -42,20 +43,32 @@ def users_add(
     organisation: Annotated[
         str | None, typer.Option("--organisation", help="Organisation d'un compte counsellor.")
     ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="Durée de vie du jeton : 90d (jours), 12w, 6m (mois), 24h."),
+    ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Créer un compte. Le jeton s'affiche seul sur la sortie standard, une seule fois : gardez-le.
     Avec --email, le compte se connecte aussi aux pages avec son mot de passe."""
+    lifetime = None if expires is None else token_lifetime(expires)
     password = read_password(password_stdin) if email is not None else None
     with engine_for() as engine:
         user, token = engine.create_account(
-            name, role, territory or [], email=email, organisation=organisation, password=password
+            name,
+            role,
+            territory or [],
+            email=email,
+            organisation=organisation,
+            password=password,
+            lifetime=lifetime,
         )
     scope = ", ".join(user.territories) or user.organisation
     where = f" ({scope})" if scope else ""
     sign_in = f", connexion aux pages avec {user.email}" if user.email else ""
     err.print(f"Compte « {user.name} » créé, rôle {user.role.label}{where}{sign_in}.")
-    err.print("Jeton de l'API (affiché une seule fois) :")
+    until = f", valable jusqu'au {user.expires_at:%d/%m/%Y à %H:%M} (UTC)" if user.expires_at else ""
+    err.print(f"Jeton de l'API{until} (affiché une seule fois) :")
     sys.stdout.write(token + "\n")
 
 
@@ -88,6 +101,8 @@ def users_list(
                 "organisation": u.organisation,
                 "created_at": u.created_at.isoformat(),
                 "revoked_at": u.revoked_at.isoformat() if u.revoked_at else None,
+                "expires_at": u.expires_at.isoformat() if u.expires_at else None,
+                "last_used_at": u.last_used_at.isoformat() if u.last_used_at else None,
             }
             for u in users
         ]
@@ -97,13 +112,20 @@ def users_list(
         out.print("Aucun compte. Créez-en un : matcher users add --role admin --name NOM")
         return
     table = Table(title="Comptes", title_justify="left")
-    for column in ("Nom", "Rôle", "Périmètre", "Connexion", "Créé le", "État"):
+    for column in ("Nom", "Rôle", "Périmètre", "Connexion", "Créé le", "Jeton utilisé le", "État"):
         table.add_column(column, overflow="fold")
+    now = utcnow()
     for user in users:
-        state = f"révoqué le {user.revoked_at:%d/%m/%Y}" if user.revoked_at else "actif"
+        if user.revoked_at:
+            state = f"révoqué le {user.revoked_at:%d/%m/%Y}"
+        elif user.expires_at and user.expires_at <= now:
+            state = f"jeton expiré le {user.expires_at:%d/%m/%Y}"
+        else:
+            state = f"actif jusqu'au {user.expires_at:%d/%m/%Y}" if user.expires_at else "actif"
+        used = f"{user.last_used_at:%d/%m/%Y}" if user.last_used_at else "jamais"
         scope = ", ".join(user.territories) or user.organisation or ""
         table.add_row(
-            user.name, user.role.label, scope, user.email or "", f"{user.created_at:%d/%m/%Y}", state
+            user.name, user.role.label, scope, user.email or "", f"{user.created_at:%d/%m/%Y}", used, state
         )
     out.print(table)
 

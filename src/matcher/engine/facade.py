@@ -381,10 +381,19 @@ class Engine:
         email: str | None = None,
         organisation: str | None = None,
         password: str | None = None,
+        lifetime: timedelta | None = None,
     ) -> tuple[User, str]:
-        """Create an account; returns it with its token, which is not stored and cannot be shown again."""
+        """Create an account; returns it with its token, which is not stored and cannot be shown
+        again. With a ``lifetime``, the token stops working after it (a new account replaces it)."""
+        expires_at = None if lifetime is None else utcnow() + lifetime
         draft = accounts.draft_account(
-            name, role, territories, email=email, organisation=organisation, password=password
+            name,
+            role,
+            territories,
+            email=email,
+            organisation=organisation,
+            password=password,
+            expires_at=expires_at,
         )
         token = accounts.new_token()
         return self.store.accounts.create(draft, accounts.hash_token(token)), token

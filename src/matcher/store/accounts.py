@@ -28,6 +28,8 @@ def _user(row: UserRow) -> User:
         account_id=row.user_id,
         email=row.email,
         organisation=row.organisation,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
     )
 
 
@@ -61,6 +63,8 @@ class AccountStore:
             "organisation": draft.organisation,
             "failed_sign_ins": 0,
             "locked_until": None,
+            "expires_at": draft.expires_at,
+            "last_used_at": None,
         }
         taken = (
             f"un compte actif nommé « {draft.name} » existe déjà ; révoquez-le d'abord pour lui donner "
@@ -177,9 +181,15 @@ class AccountStore:
             session.execute(delete(WebSessionRow).where(WebSessionRow.token_hash == token_hash))
 
     def by_token_hash(self, token_hash: str) -> User | None:
-        """The active account with this token hash, or None."""
+        """The active account with this token hash, or None (revoked, or its token expired); the
+        use is noted (at most every TOUCH_EVERY, not at every request)."""
+        now = utcnow()
         with self.database.session() as session:
             row = session.scalar(select(UserRow).where(UserRow.token_hash == token_hash))
             if row is None or row.revoked_at is not None:
                 return None
+            if row.expires_at is not None and as_utc(row.expires_at) <= now:
+                return None
+            if row.last_used_at is None or as_utc(row.last_used_at) + TOUCH_EVERY < now:
+                row.last_used_at = now
             return _user(row)

@@ -133,6 +133,9 @@ class UserRow(Base):
     organisation: Mapped[str | None] = mapped_column(String(200))
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the bearer token stops working (None: never), and when it was last used.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSessionRow(Base):
