@@ -23,6 +23,7 @@ from matcher.config import Settings
 from matcher.encoders import Encoder
 from matcher.engine import Engine
 from service import web
+from service.access import AccessLog
 from service.errors import BodySizeLimit, install_error_handlers
 
 DESCRIPTION = """\
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.state.settings = settings
     install_error_handlers(app, web.is_page, web.error_page)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(AccessLog)
 
     from service.routers import health, holders, matches, opportunities, templates, unsubscribe
 

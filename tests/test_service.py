@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import os
 import re
 import shutil
@@ -644,6 +645,49 @@ def test_holders_crud(api: Api) -> None:
         f"/v1/holders/{holder_id}", json={"max_distance_km": 50, "origin": None}, headers=counsellor
     )
     assert bad.status_code == 422 and "origine" in bad.json()["detail"][0]["msg"]
+
+
+def test_erasure_leaves_no_trace_in_the_home_the_caches_or_the_logs(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    counsellor = api.auth("counsellor")
+    person = {
+        "id": "h-zephirine",
+        "name": "Zéphirine Quillembois",
+        "email": "zephirine.quillembois@example.org",
+        "project": "Souffleuse de verre à Montreuil, je cherche un atelier-boutique avec four dans un bourg.",
+    }
+    traces = [person["id"], person["name"], person["email"], person["project"]]
+    assert api.client.post("/v1/holders", json=holder(**person), headers=counsellor).status_code == 201
+    matches = api.client.get("/v1/holders/h-zephirine/matches", headers=counsellor).json()["matches"]
+    feedback = {
+        "opportunity_id": matches[0]["opportunity_id"],
+        "verdict": "interested",
+        "comment": "Quillembois",
+    }
+    assert (
+        api.client.post("/v1/holders/h-zephirine/feedback", json=feedback, headers=counsellor).status_code
+        == 201
+    )
+    assert (
+        api.client.patch("/v1/holders/h-zephirine", json={"budget_eur": 9}, headers=counsellor).status_code
+        == 200
+    )
+    engine = api.client.app.state.engine
+    assert any(person["project"] in text for text in engine.ranker.queries._vectors)
+
+    assert api.client.delete("/v1/holders/h-zephirine", headers=counsellor).status_code == 204
+    assert not any(person["project"] in text for text in engine.ranker.queries._vectors)
+    for path in api.home.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not [t for t in traces if t.encode("utf-8") in content], path
+    # The access log names route templates, never a path with the holder's id in it.
+    access = [r.getMessage() for r in caplog.records if r.name == "matcher.access"]
+    assert "DELETE /v1/holders/{holder_id} 204" in " ".join(access)
+    served = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]  # the client side
+    assert not [(t, line) for t in traces for line in served if t in line]
 
 
 def test_conflicts_are_409_and_change_nothing(api: Api) -> None:

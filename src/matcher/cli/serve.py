@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -27,7 +28,10 @@ def run_service(host: str, port: int) -> None:
         f"Dossier de données : {settings.home} — pages : http://{host}:{port}/connexion — "
         f"documentation de l'API : http://{host}:{port}/docs"
     )
-    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="info")
+    # The service logs its own access lines, by route template (service.access): uvicorn's would
+    # write paths, which name holders.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="info", access_log=False)
 
 
 def serve(

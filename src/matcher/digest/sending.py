@@ -10,6 +10,7 @@ content), the run goes on; ``TransportFailed`` concerns the server (unreachable,
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -39,13 +40,23 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+#: An e-mail address inside a server's reply (« 550 <nathalie@example.org>: unknown user »).
+_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
+
+
+def without_addresses(text: str) -> str:
+    """A server's reply with the addresses it quotes replaced: run summaries and logs name
+    holders by their internal id only."""
+    return _ADDRESS.sub("<adresse>", text)
+
+
 def _reply(error: smtplib.SMTPResponseException) -> str:
     text = (
         error.smtp_error.decode("utf-8", "replace")
         if isinstance(error.smtp_error, bytes)
         else error.smtp_error
     )
-    return f"{error.smtp_code} {text}".strip()
+    return without_addresses(f"{error.smtp_code} {text}".strip())
 
 
 class SmtpTransport:
@@ -95,7 +106,8 @@ class SmtpTransport:
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]
             detail = "; ".join(
-                f"{code} {text.decode('utf-8', 'replace')}" for code, text in error.recipients.values()
+                without_addresses(f"{code} {text.decode('utf-8', 'replace')}")
+                for code, text in error.recipients.values()
             )
             self._refused_or_failed(all(code >= 500 for code in codes), f"destinataire refusé ({detail})")
         except smtplib.SMTPSenderRefused as error:
@@ -108,7 +120,9 @@ class SmtpTransport:
             self._refused_or_failed(error.smtp_code >= 500, f"message refusé ({_reply(error)})")
         except (smtplib.SMTPException, OSError) as error:
             self._drop()
-            raise TransportFailed(f"connexion au serveur SMTP {self._where()} perdue : {error}") from None
+            raise TransportFailed(
+                f"connexion au serveur SMTP {self._where()} perdue : {without_addresses(str(error))}"
+            ) from None
         else:
             self._sent_on_connection += 1
             self._refusals = 0

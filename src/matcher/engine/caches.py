@@ -74,6 +74,11 @@ class QueryCache:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def forget(self, text: str) -> None:
+        """Drop one text (an erased holder's project): nothing of them stays in memory."""
+        with self._lock:
+            self._vectors.pop(text, None)
+
     def vectors(self, texts: list[str], embed: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
         """One row per text, embedding in one batch only the texts not seen recently."""
         with self._lock:

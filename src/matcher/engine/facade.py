@@ -33,6 +33,7 @@ from matcher.domain import (
     OpportunityQuery,
     Verdict,
     Widening,
+    profile_text,
     widened_record,
 )
 from matcher.encoders import Encoder, load_encoder
@@ -304,7 +305,9 @@ class Engine:
     def erase_holder(self, holder_id: str, actor: User | None = None) -> None:
         """Right to erasure: the profile, its feedback and its sent-suggestion history."""
         self._check_follows(holder_id, actor)
+        erased = self.store.holders.get(holder_id)
         self.store.holders.delete(holder_id)
+        self.ranker.queries.forget(profile_text(erased))
 
     def record_feedback(
         self,

@@ -30,6 +30,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Erased rows are overwritten, not left in free pages where a disk image would keep them.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -108,6 +110,14 @@ class Database:
             raise
         finally:
             session.close()
+
+    def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log into the database and empty it (after an erasure: the
+        log would otherwise keep the erased rows' old pages); nothing to do elsewhere."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self.engine.dispose()

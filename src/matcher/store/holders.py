@@ -191,6 +191,7 @@ class HolderStore:
             session.execute(delete(WideningRow).where(WideningRow.holder_id == holder_id))
             session.execute(delete(SendRow).where(SendRow.holder_id == holder_id))
             session.execute(delete(HolderRow).where(HolderRow.id == holder_id))
+        self.database.checkpoint()
 
     def unsubscribe(self, holder_id: str) -> bool | None:
         """Clear the holder's digest opt-in; True if it changed, False if already out, None if
