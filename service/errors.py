@@ -243,7 +243,14 @@ def _answering_pages(
         if not is_page(request):
             return response
         body = json.loads(bytes(response.body))
-        message = body["detail"] if isinstance(body.get("detail"), str) else body.get("message", "")
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            message = detail
+        else:  # a validation answer: say what each field got wrong
+            fields = "; ".join(
+                f"{d['field']} : {d['msg']}" if d.get("field") else d["msg"] for d in detail or []
+            )
+            message = f"Demande refusée : {fields}" if fields else body.get("message", "")
         return error_page(request, response.status_code, message[:1].upper() + message[1:])
 
     return answer

@@ -159,7 +159,7 @@ def test_holder_profile_rules(make_engine):
     ]
     report = run_import(engine, jsonl(*holders), kind="holders")
     reasons = {r.record: r.reason for r in report.rejected}
-    assert reasons["ligne 2 (id h-far)"] == "max_distance_km demande une origine (origin)"
+    assert reasons["ligne 2 (id h-far)"] == "une distance maximale demande une commune d'origine (origin)"
     assert reasons["ligne 3"] == "id: champ obligatoire manquant"
     assert "kinds[0]: valeur inconnue 'bureau'" in reasons["ligne 4 (id h-kind)"]
     assert engine.store.holders.get("h-ok").budget_eur == 50000

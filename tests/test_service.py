@@ -34,9 +34,12 @@ from matcher.cli import app as cli_app
 from matcher.cli.matching import DEMO_ORGANISATION
 from matcher.clock import utcnow
 from matcher.config import Settings
+from matcher.domain import Match, MatchResult
 from matcher.encoders import Encoder
 from matcher.engine import Engine
 from matcher.errors import AlreadyExists, InvalidRecord, NotFound, SignInRefused
+from matcher.explain import describe_widening
+from matcher.spreadsheet import matches_sheet
 from matcher.store import Store
 from matcher.store.schema import DigestRunRow, FeedbackRow, SendRow, UserRow, WebSessionRow
 from service.app import create_app
@@ -690,6 +693,31 @@ def test_erasure_leaves_no_trace_in_the_home_the_caches_or_the_logs(
     assert not [(t, line) for t in traces for line in served if t in line]
 
 
+def test_a_saved_widening_keeps_the_codes_it_added_and_refuses_no_change(api: Api) -> None:
+    engine = api.client.app.state.engine
+    counsellor = engine.authenticate(api.tokens["counsellor"])
+    engine.save_widening("h-004", "regions", ["nouvelle aquitaine"], actor=counsellor)
+    assert "75" in engine.holder("h-004").regions
+    saved = engine.holder_history("h-004", actor=counsellor).widenings[0]
+    assert (saved.constraint, saved.value) == ("regions", ["75"])
+    assert describe_widening(saved.constraint, saved.value) == "Régions ajoutées : Nouvelle-Aquitaine"
+    with pytest.raises(InvalidRecord, match="déjà celui du profil"):
+        engine.save_widening("h-004", "regions", ["75"], actor=counsellor)
+    assert describe_widening("regions", ["nouvelle aquitaine"]).startswith("Régions ajoutées")  # never raises
+    assert describe_widening("max_distance_km", 1.5) == "Distance maximale portée à 1,5 km"
+
+
+def test_an_export_never_hands_a_formula_to_the_spreadsheet() -> None:
+    match = Match(
+        rank=1, opportunity_id="act-x", score=0.5, components={}, reasons=[], warnings=[],
+        title='=HYPERLINK("http://evil.example";"Voir")', kind="activity", commune="-Crocq",
+        department="23", distance_km=None, price_eur=None, fit="À discuter",
+    )  # fmt: skip
+    result = MatchResult(holder_id="h-1", matches=[match], excluded={}, relaxations=[])
+    row = matches_sheet(result).decode("utf-8-sig").splitlines()[1]
+    assert row.startswith("1;\"'=HYPERLINK(") and ";'-Crocq;" in row
+
+
 def test_conflicts_are_409_and_change_nothing(api: Api) -> None:
     admin = api.auth("admin")
     taken = api.client.post(
@@ -970,6 +998,28 @@ def test_accounts_store_only_a_hash_of_the_token(tmp_path: Path) -> None:
     engine.close()
 
 
+def test_concurrent_wrong_passwords_cannot_slip_past_the_lock(tmp_path: Path) -> None:
+    engine = Engine(Settings(home=tmp_path))
+    engine.create_account(
+        "Conseil", "counsellor", email="c@bge.example", organisation="BGE", password="le bon mot de passe"
+    )
+
+    def attempt(_: int) -> str:
+        try:
+            engine.sign_in("c@bge.example", "un mauvais mot de passe")
+        except SignInRefused:
+            return "refused"
+        return "signed in"
+
+    with ThreadPoolExecutor(12) as pool:
+        assert set(pool.map(attempt, range(30))) == {"refused"}
+    with pytest.raises(SignInRefused):
+        engine.sign_in("c@bge.example", "le bon mot de passe")  # the burst locked the account
+    with engine.store.database.session() as session:
+        assert session.scalar(select(UserRow.locked_until)) is not None
+    engine.close()
+
+
 def test_tokens_may_expire_and_remember_their_last_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1019,15 +1069,15 @@ def test_sign_in_stores_an_argon2id_hash_locks_after_five_failures_and_sessions_
     assert opened.token.encode() not in stored_bytes and hash_token(opened.token).encode() in stored_bytes
     engine.sign_out(opened.token)
     assert engine.web_session(opened.token) is None
-    with pytest.raises(SignInRefused, match="incorrect"):
-        engine.sign_in("personne@example.org", password)  # unknown address: the same answer
-    for _ in range(4):
-        with pytest.raises(SignInRefused, match="incorrect"):
+    with pytest.raises(SignInRefused) as unknown:
+        engine.sign_in("personne@example.org", password)
+    for _ in range(5):
+        with pytest.raises(SignInRefused) as wrong:
             engine.sign_in("conseil@bge.example", "mauvais mot de passe")
-    with pytest.raises(SignInRefused, match="verrouillé pendant 15 minutes"):
-        engine.sign_in("conseil@bge.example", "mauvais mot de passe")
-    with pytest.raises(SignInRefused, match="verrouillé"):
-        engine.sign_in("conseil@bge.example", password)
+        assert str(wrong.value) == str(unknown.value)  # nothing tells which addresses exist
+    with pytest.raises(SignInRefused) as locked:
+        engine.sign_in("conseil@bge.example", password)  # locked: even the right password waits
+    assert str(locked.value) == str(unknown.value) and "verrouillé pendant 15 minutes" in str(locked.value)
     # A new password lifts the lock; a session idle for longer than the timeout has ended.
     engine.set_password("conseil@bge.example", "un tout nouveau mot de passe")
     idle = engine.sign_in("conseil@bge.example", "un tout nouveau mot de passe")

@@ -20,6 +20,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from matcher.config import Settings
+from matcher.domain import HolderProfile
 from matcher.engine import Engine
 from tests.serving import Served, matcher_command, matcher_serve
 
@@ -47,6 +48,7 @@ class Site:
     base: str
     tokens: dict[str, str]
     screenshots: Path
+    home: Path
 
     def api(self, who: str, method: str, path: str, **kwargs: object) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -86,7 +88,7 @@ def site(sample_home: Path, communes_csv: Path, tmp_path_factory: pytest.TempPat
     shots.mkdir(parents=True, exist_ok=True)
     served: Served
     with matcher_serve(home, root) as served:
-        yield Site(served.base, tokens, shots)
+        yield Site(served.base, tokens, shots, home)
     assert served.process.returncode == 0, served.output
 
 
@@ -155,7 +157,7 @@ def test_sign_in_leads_to_the_caseload_of_ones_own_organisation(page: Page, site
     assert_accessible(page, "connexion")
     page.screenshot(path=site.screenshots / "connexion.png")
     sign_in(page, password="pas le bon mot de passe")
-    expect(page.get_by_role("alert")).to_have_text("Adresse e-mail ou mot de passe incorrect.")
+    expect(page.get_by_role("alert")).to_contain_text("Adresse e-mail ou mot de passe incorrect.")
     sign_in(page)
     expect(page).to_have_url(re.compile(r"/porteurs$"))
     expect(page).to_have_title("Mes porteurs de projet · matcher")
@@ -174,13 +176,11 @@ def test_sign_in_leads_to_the_caseload_of_ones_own_organisation(page: Page, site
 
 
 def test_repeated_wrong_passwords_lock_the_account(page: Page) -> None:
-    for _ in range(4):
+    for _ in range(5):
         sign_in(page, "locked", "ce n'est pas lui")
-        expect(page.get_by_role("alert")).to_have_text("Adresse e-mail ou mot de passe incorrect.")
-    sign_in(page, "locked", "ce n'est pas lui")
-    expect(page.get_by_role("alert")).to_contain_text("ce compte est verrouillé pendant 15 minutes")
+        expect(page.get_by_role("alert")).to_contain_text("Adresse e-mail ou mot de passe incorrect.")
     sign_in(page, "locked")  # even the right password waits for the lock to end
-    expect(page.get_by_role("alert")).to_contain_text("verrouillé")
+    expect(page.get_by_role("alert")).to_contain_text("verrouillé pendant 15 minutes")
     expect(page).to_have_url(re.compile(r"/connexion"))
 
 
@@ -337,3 +337,37 @@ def test_an_officer_signs_in_but_has_no_access_to_holders(page: Page) -> None:
     response = page.goto("/porteurs")
     assert response is not None and response.status == 403
     expect(page.get_by_role("alert")).to_contain_text("agent·e territorial·e")
+
+
+def test_record_text_never_runs_as_script_and_pages_forbid_inline_scripts(page: Page, site: Site) -> None:
+    trap = '<img src=x onerror="window.piege=1">'
+    body = {
+        "id": "h-web-trap",
+        "name": f"Piège {trap}",
+        "project": "Je veux reprendre une boulangerie de village.",
+        "origin": {"commune": trap, "lat": 45.83, "lon": 1.26},
+        "max_distance_km": 100,
+    }
+    # Stored as a home without the communes table would keep it (the gazetteer refuses the name).
+    body["counsellor"] = {"organisation": "BGE Paris"}
+    engine = Engine(Settings(home=site.home))
+    engine.store.holders.put(HolderProfile.model_validate(body), create=True)
+    engine.close()
+    sign_in(page)
+    response = page.goto("/porteurs/h-web-trap")
+    assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+    page.locator(".marqueur-origine").hover()
+    expect(page.locator(".leaflet-tooltip")).to_contain_text("Habite : <img")  # shown as text
+    assert page.evaluate("window.piege") is None and page.locator("img[src=x]").count() == 0
+
+
+def test_an_unchanged_edit_keeps_the_stored_origin(page: Page, site: Site) -> None:
+    before = site.api("counsellor", "GET", "/v1/holders/h-004").json()
+    sign_in(page)
+    page.goto("/porteurs/h-004/modifier")
+    page.get_by_role("button", name="Enregistrer les modifications").click()
+    expect(page).to_have_url(re.compile(r"/porteurs/h-004$"))
+    after = site.api("counsellor", "GET", "/v1/holders/h-004").json()["origin"]
+    assert {k: after[k] for k in ("commune", "lat", "lon")} == {
+        k: before["origin"][k] for k in ("commune", "lat", "lon")
+    }

@@ -47,9 +47,9 @@ _COMMUNE_WITH_DEPARTMENT = re.compile(r"^(?P<name>.+?)\s*\((?:[^,()]*,\s*)?(?P<d
 def holder_record(form: FormData, stored: HolderProfile | None, label: str) -> dict[str, Any] | InvalidRecord:
     """The record the form describes; what the form does not show is kept from ``stored``."""
     paths = [*TEXT_FIELDS, *FLAG_FIELDS, "kinds"]
-    cells = [str(form.get(path, "")) for path in TEXT_FIELDS]
+    cells = [_text(form, path) for path in TEXT_FIELDS]
     cells += ["oui" if form.get(path) else "non" for path in FLAG_FIELDS]
-    cells.append("|".join(str(kind) for kind in form.getlist("kinds")))
+    cells.append("|".join(kind for kind in form.getlist("kinds") if isinstance(kind, str)))
     commune = _COMMUNE_WITH_DEPARTMENT.match(cells[TEXT_FIELDS.index("origin.commune")].strip())
     if commune:
         cells[TEXT_FIELDS.index("origin.commune")] = commune["name"]
@@ -59,7 +59,14 @@ def holder_record(form: FormData, stored: HolderProfile | None, label: str) -> d
     if isinstance(record, InvalidRecord) or stored is None:
         return record
     kept = stored.model_dump(mode="json", exclude_none=True)
+    if "origin" in kept and _text(form, "origin.commune").strip() == _commune_value(stored):
+        record["origin"] = kept["origin"]  # unchanged: keep it as placed (coordinates, codes)
     return {"id": stored.id, **{k: kept[k] for k in KEPT_FIELDS if k in kept}, **record}
+
+
+def _text(form: FormData, path: str) -> str:
+    value = form.get(path, "")
+    return value if isinstance(value, str) else ""  # a file sent in a text field is no text
 
 
 def widening_from_query(constraint: str, values: list[str]) -> tuple[str, Any] | None:
@@ -108,8 +115,8 @@ def _commune_value(holder: HolderProfile) -> str:
 
 def submitted_values(form: FormData) -> dict[str, Any]:
     """The fields as the person typed them, to show the form again with its errors."""
-    values: dict[str, Any] = {path: str(form.get(path, "")) for path in TEXT_FIELDS}
-    values["kinds"] = [str(kind) for kind in form.getlist("kinds")]
+    values: dict[str, Any] = {path: _text(form, path) for path in TEXT_FIELDS}
+    values["kinds"] = [kind for kind in form.getlist("kinds") if isinstance(kind, str)]
     values.update({flag: bool(form.get(flag)) for flag in FLAG_FIELDS})
     return values
 

@@ -73,8 +73,9 @@ def current_session(request: Request, engine: EngineDep) -> WebSession:
     token = request.cookies.get(SESSION_COOKIE, "")
     web_session = engine.web_session(token) if token else None
     if web_session is None:
+        # After signing in, a GET goes back where it was; a form sent meanwhile is not replayed.
         then = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInNeeded(quote(then, safe="/?=&"))
+        raise SignInNeeded(quote(then, safe="/") if request.method == "GET" else "")
     request.state.web_session = web_session
     return web_session
 

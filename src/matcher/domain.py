@@ -101,7 +101,7 @@ Verdict = Annotated[
 VERDICT_LABELS: dict[str, str] = {
     "interested": "Intéressé·e",
     "not_relevant": "Pas pertinent",
-    "contacted": "Contacté",
+    "contacted": "Contacté·e",
 }
 
 KIND_LABELS: dict[str, str] = {
@@ -399,7 +399,7 @@ class HolderProfile(Contract):
     @model_validator(mode="after")
     def _distance_needs_origin(self) -> HolderProfile:
         if self.max_distance_km is not None and self.origin is None:
-            raise ValueError("max_distance_km demande une origine (origin)")
+            raise ValueError("une distance maximale demande une commune d'origine (origin)")
         return self
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from matcher.areas import DEPARTMENT_NAMES, DEPARTMENT_REGIONS, region_label
+from matcher.areas import DEPARTMENT_NAMES, DEPARTMENT_REGIONS, REGIONS, region_label
 from matcher.domain import KIND_LABELS, HolderProfile, Opportunity, Reason, Relaxation
 from matcher.filters import RelaxationOption
 from matcher.geo import short_name
@@ -386,14 +386,16 @@ def describe_relaxation(option: RelaxationOption) -> Relaxation:
 
 
 def describe_widening(constraint: str, value: Any) -> str:
-    """A widening saved in a profile, as its history tells it."""
-    if constraint == "max_distance_km":
-        return f"Distance maximale portée à {float(value):.0f} km"
-    if constraint == "budget_eur":
-        return f"Budget porté à {euros(float(value))}"
-    values = value if isinstance(value, list) else [value]
+    """A widening saved in a profile, as its history tells it (whatever was stored)."""
+    if constraint == "max_distance_km" and isinstance(value, int | float):
+        return f"Distance maximale portée à {value:g} km".replace(".", ",")
+    if constraint == "budget_eur" and isinstance(value, int | float):
+        return f"Budget porté à {euros(value)}"
+    values = [str(v) for v in (value if isinstance(value, list) else [value])]
     if constraint == "departments":
         return "Départements ajoutés : " + ", ".join(department_label(d) for d in values)
     if constraint == "regions":
-        return "Régions ajoutées : " + ", ".join(region_label(r) or r for r in values)
-    return "Types d'offres ajoutés : " + ", ".join(KIND_LABELS.get(str(k), str(k)) for k in values)
+        return "Régions ajoutées : " + ", ".join(REGIONS.get(r, r) for r in values)
+    if constraint == "kinds":
+        return "Types d'offres ajoutés : " + ", ".join(KIND_LABELS.get(k, k) for k in values)
+    return f"Critère élargi : {constraint} ({', '.join(values)})"

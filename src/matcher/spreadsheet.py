@@ -603,10 +603,21 @@ _EXAMPLES: dict[str, dict[str, str]] = {
 }
 
 
+#: What a spreadsheet would run as a formula at the start of a cell (« =HYPERLINK(…) »).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: Any) -> Any:
+    # Text written by others (an offer's title) is shown, never run: a leading « ' » keeps it text.
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
+
+
 def _sheet(rows: Iterable[Iterable[Any]]) -> bytes:
     # What a French spreadsheet opens as it is: UTF-8 with a BOM, « ; » between cells.
     buffer = io.StringIO()
-    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(
+        [_inert(c) for c in row] for row in rows
+    )
     return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
 
 

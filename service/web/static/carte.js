@@ -3,6 +3,9 @@
 // background, so the map works offline.
 (function () {
   "use strict";
+  // Leaflet puts a string tooltip in as HTML: give it a text node, never markup from records.
+  function asText(text) { return document.createTextNode(text); }
+
   function draw() {
     var element = document.getElementById("carte");
     if (!element || element.dataset.drawn || typeof L === "undefined") { return; }
@@ -16,7 +19,7 @@
     var bounds = [];
     if (origin) {
       L.circleMarker([origin.lat, origin.lon], { radius: 8, color: "#7a4b00", fillOpacity: 0.9, className: "marqueur-origine" })
-        .bindTooltip("Habite : " + (origin.label || "origine")).addTo(map);
+        .bindTooltip(asText("Habite : " + (origin.label || "origine"))).addTo(map);
       bounds.push([origin.lat, origin.lon]);
       var radius = parseFloat(element.dataset.radiusKm);
       if (radius > 0) {

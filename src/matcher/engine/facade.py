@@ -58,7 +58,11 @@ from matcher.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
-WRONG_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
+WRONG_CREDENTIALS = (
+    f"Adresse e-mail ou mot de passe incorrect. Après {accounts.MAX_FAILED_SIGN_INS} essais manqués, "
+    f"le compte est verrouillé pendant {accounts.LOCK_DURATION.seconds // 60} minutes : demandez au "
+    "besoin un nouveau mot de passe à votre administrateur·rice."
+)
 
 
 @dataclass(frozen=True)
@@ -269,8 +273,9 @@ class Engine:
         return self.store.catalogue.published_between(since, clock)
 
     # --- holders ---------------------------------------------------------------------------
-    # With an ``actor``, a holder outside their organisation is answered as unknown (NotFound):
-    # a counsellor cannot even learn that another organisation follows someone.
+    # With an ``actor``, a holder outside their organisation is answered as unknown (NotFound),
+    # as for an id nobody holds. Creating under an id already taken is refused whoever holds it:
+    # that tells an opaque id is in use (« h-3f9a0c12b4e7 »), nothing about the person.
 
     def _check_follows(self, holder_id: str, actor: User | None) -> None:
         if actor is not None and not actor.follows(self.store.holders.organisation_of(holder_id)):
@@ -343,11 +348,17 @@ class Engine:
         self, holder_id: str, constraint: str, value: Any, actor: User | None = None
     ) -> HolderProfile:
         """Widen one constraint in the stored profile and keep it in the holder's history."""
-        widened = self.widened(self.holder(holder_id, actor), constraint, value)
+        stored = self.holder(holder_id, actor)
+        widened = self.widened(stored, constraint, value)
+        # What the history keeps is what changed, as validated (codes, not what was typed).
+        before, after = getattr(stored, constraint), getattr(widened, constraint)
+        change = [v for v in after if v not in before] if isinstance(after, list) else after
+        if change in ([], None) or change == before:
+            raise InvalidRecord(f"porteur {holder_id}", [("elargir", "ce critère est déjà celui du profil")])
         with self.store.database.session() as session:
             self.store.holders.save(session, widened)
             self.store.holders.save_widening(
-                session, holder_id, constraint, value, actor.name if actor else "ligne de commande"
+                session, holder_id, constraint, change, actor.name if actor else "ligne de commande"
             )
         return widened
 
@@ -422,32 +433,29 @@ class Engine:
         return self.store.accounts.by_token_hash(accounts.hash_token(token))
 
     def sign_in(self, email: str, password: str) -> WebSession:
-        """Open a web session; SignInRefused for a wrong address or password, and for an account
-        locked after MAX_FAILED_SIGN_INS wrong passwords in a row (for LOCK_DURATION)."""
+        """Open a web session; SignInRefused otherwise, with one message whether the address is
+        unknown, the password wrong or the account locked (so that it tells nobody which
+        addresses have an account). MAX_FAILED_SIGN_INS attempts without success lock the
+        account for LOCK_DURATION.
+
+        Each attempt is counted before its password is checked, in one UPDATE: concurrent
+        attempts cannot slip past the limit while the (slow, on purpose) hash is computed.
+        """
         found = self.store.accounts.credentials(accounts.normal_email(email))
-        correct = accounts.password_matches(found.password_hash if found else None, password)
         if found is None:
+            accounts.password_matches(None, password)  # the same time as for a known address
             raise SignInRefused(WRONG_CREDENTIALS)
-        now = utcnow()
-        locked = found.locked_until is not None and found.locked_until > now
-        if locked or not correct:
-            failures = found.failed_sign_ins + (0 if locked else 1)
-            lock_until = found.locked_until if locked else None
-            if not locked and failures >= accounts.MAX_FAILED_SIGN_INS:
-                lock_until = now + accounts.LOCK_DURATION
-            if not locked:
-                self.store.accounts.record_sign_in(
-                    found.user.account_id, succeeded=False, lock_until=lock_until
-                )
-            if lock_until is not None:
-                minutes = max(1, round((lock_until - now).total_seconds() / 60))
-                raise SignInRefused(
-                    "Trop de tentatives de connexion : ce compte est verrouillé pendant "
-                    f"{minutes} minute{'s' if minutes > 1 else ''}. Réessayez plus tard, ou demandez "
-                    "un nouveau mot de passe à votre administrateur·rice."
-                )
+        account = found.user.account_id
+        locked = found.locked_until is not None and found.locked_until > utcnow()
+        attempts = 0 if locked else self.store.accounts.count_attempt(account)
+        if locked or attempts > accounts.MAX_FAILED_SIGN_INS:
+            accounts.password_matches(None, password)
             raise SignInRefused(WRONG_CREDENTIALS)
-        self.store.accounts.record_sign_in(found.user.account_id, succeeded=True, lock_until=None)
+        if not accounts.password_matches(found.password_hash, password):
+            if attempts >= accounts.MAX_FAILED_SIGN_INS:
+                self.store.accounts.lock(account, utcnow() + accounts.LOCK_DURATION)
+            raise SignInRefused(WRONG_CREDENTIALS)
+        self.store.accounts.clear_attempts(account)
         token, csrf = accounts.new_secret(), accounts.new_secret()
         self.store.accounts.open_session(found.user.account_id, accounts.hash_token(token), csrf)
         return WebSession(token, csrf, found.user)

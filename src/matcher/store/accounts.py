@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 
 from matcher.accounts import AccountDraft, Role, User
 from matcher.clock import as_utc, utcnow
@@ -138,14 +138,31 @@ class AccountStore:
                 return None
             return Credentials(_user(row), row.password_hash, row.failed_sign_ins or 0, row.locked_until)
 
-    def record_sign_in(self, account_id: int, *, succeeded: bool, lock_until: datetime | None) -> None:
-        """Count a failed sign-in (and lock until ``lock_until``), or clear the count."""
+    def count_attempt(self, account_id: int) -> int:
+        """Count one more sign-in attempt in a single UPDATE (concurrent attempts each count);
+        the number of attempts not yet cleared by a success."""
         with self.database.session() as session:
-            row = session.get(UserRow, account_id)
-            if row is None:
-                return
-            row.failed_sign_ins = 0 if succeeded else (row.failed_sign_ins or 0) + 1
-            row.locked_until = lock_until
+            counted = session.execute(
+                update(UserRow)
+                .where(UserRow.user_id == account_id)
+                .values(failed_sign_ins=UserRow.failed_sign_ins + 1)
+                .returning(UserRow.failed_sign_ins)
+            ).scalar_one()
+            return int(counted)
+
+    def lock(self, account_id: int, until: datetime) -> None:
+        """Lock the account until ``until`` and start counting afresh for when it ends."""
+        with self.database.session() as session:
+            session.execute(
+                update(UserRow)
+                .where(UserRow.user_id == account_id)
+                .values(locked_until=until, failed_sign_ins=0)
+            )
+
+    def clear_attempts(self, account_id: int) -> None:
+        """A successful sign-in: the count of attempts starts again from zero."""
+        with self.database.session() as session:
+            session.execute(update(UserRow).where(UserRow.user_id == account_id).values(failed_sign_ins=0))
 
     def open_session(self, account_id: int, token_hash: str, csrf: str) -> None:
         now = utcnow()
