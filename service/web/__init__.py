@@ -73,7 +73,7 @@ class PagePolicy:
         self.policy = policy.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or str(scope["path"]).startswith(API_PREFIXES[:1]):
+        if scope["type"] != "http" or str(scope["path"]).startswith("/v1/"):  # the JSON API
             await self.app(scope, receive, send)
             return
 

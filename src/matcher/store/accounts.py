@@ -39,7 +39,6 @@ class Credentials:
 
     user: User
     password_hash: str | None
-    failed_sign_ins: int
     locked_until: datetime | None
 
 
@@ -136,7 +135,7 @@ class AccountStore:
             row = session.scalar(select(UserRow).where(UserRow.email == email, UserRow.revoked_at.is_(None)))
             if row is None:
                 return None
-            return Credentials(_user(row), row.password_hash, row.failed_sign_ins or 0, row.locked_until)
+            return Credentials(_user(row), row.password_hash, row.locked_until)
 
     def count_attempt(self, account_id: int) -> int:
         """Count one more sign-in attempt in a single UPDATE (concurrent attempts each count);
