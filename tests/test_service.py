@@ -698,7 +698,7 @@ def test_a_saved_widening_keeps_the_codes_it_added_and_refuses_no_change(api: Ap
     counsellor = engine.authenticate(api.tokens["counsellor"])
     engine.save_widening("h-004", "regions", ["nouvelle aquitaine"], actor=counsellor)
     assert "75" in engine.holder("h-004").regions
-    saved = engine.holder_history("h-004", actor=counsellor).widenings[0]
+    saved = engine.holder_history(engine.holder("h-004", actor=counsellor)).widenings[0]
     assert (saved.constraint, saved.value) == ("regions", ["75"])
     assert describe_widening(saved.constraint, saved.value) == "Régions ajoutées : Nouvelle-Aquitaine"
     with pytest.raises(InvalidRecord, match="déjà celui du profil"):

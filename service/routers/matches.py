@@ -27,7 +27,7 @@ def holder_matches(
 ) -> MatchResult:
     """Même forme que `matcher match --json` : offres classées et expliquées, exclusions par
     critère, et ce qu'élargir un critère ajouterait. 404 pour un porteur d'une autre organisation."""
-    return engine.match_holder(holder_id, top=top, actor=user)
+    return engine.match_holder(engine.holder(holder_id, actor=user), top=top)
 
 
 @router.post(

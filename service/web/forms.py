@@ -12,10 +12,11 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from matcher.areas import DEPARTMENT_NAMES, region_label
+from matcher.areas import region_label
 from matcher.domain import WIDENABLE_LIMITS, HolderProfile
 from matcher.errors import InvalidRecord
 from matcher.explain import department_label, euros
+from matcher.geo import commune_label
 from matcher.spreadsheet import parse_amount, record_from_cells
 
 #: The form's text fields (contract paths), in the order of the page.
@@ -106,11 +107,8 @@ def _commune_value(holder: HolderProfile) -> str:
     origin = holder.origin
     if origin is None or not origin.commune:
         return ""
-    if not origin.department:
-        return origin.commune
-    # As the suggestions write it (matcher.geo.Commune.label), which the form reads back.
-    name = DEPARTMENT_NAMES.get(origin.department, origin.department)
-    return f"{origin.commune} ({name}, {origin.department})"
+    # As the suggestions write it, which the form reads back.
+    return commune_label(origin.commune, origin.department) if origin.department else origin.commune
 
 
 def submitted_values(form: FormData) -> dict[str, Any]:
@@ -127,8 +125,8 @@ def field_errors(error: InvalidRecord) -> dict[str, str]:
     errors: dict[str, str] = {}
     for path, message in error.problems:
         field = path.split("[")[0]
-        if field.startswith("origin") or (field == "max_distance_km" and "origine" in message):
-            field = "origin.commune" if field.startswith("origin") else field
+        if field.startswith("origin"):
+            field = "origin.commune"  # the form's one field for the origin
         if field not in (*TEXT_FIELDS, *FLAG_FIELDS, "kinds"):
             field = ""
         errors[field] = f"{errors[field]} ; {message}" if field in errors else message

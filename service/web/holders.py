@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from matcher.accounts import User
 from matcher.domain import Feedback, HolderProfile, HolderQuery, MatchResult, Verdict, new_holder_id
 from matcher.engine import Engine
 from matcher.engine.facade import WebSession
@@ -151,9 +150,9 @@ def erase_holder(
 # --- matches ---------------------------------------------------------------------------------
 
 
-def _latest_verdicts(engine: Engine, holder_id: str, person: User) -> dict[str, Feedback]:
+def _latest_verdicts(engine: Engine, holder: HolderProfile) -> dict[str, Feedback]:
     latest: dict[str, Feedback] = {}
-    for feedback in engine.holder_history(holder_id, actor=person).feedback:  # newest first
+    for feedback in engine.feedback(holder):  # newest first
         latest.setdefault(feedback.opportunity_id, feedback)
     return latest
 
@@ -176,10 +175,8 @@ def matches_page(
             searched = engine.widened(holder, *widening)
         except InvalidRecord as error:
             problem, widening = "; ".join(message for _, message in error.problems), None
-    if widening is None:
-        result = engine.match_holder(holder_id, top=SHOWN, actor=person)
-    else:
-        result = engine.match(searched, top=SHOWN)
+    # A widened search is a trial, not the holder's match: its date is not noted.
+    result = engine.match(searched, top=SHOWN) if widening else engine.match_holder(holder, top=SHOWN)
     return render(
         request,
         "porteurs/correspondances.html",
@@ -190,7 +187,7 @@ def matches_page(
         widening_problem=problem,
         summary=constraint_summary(searched),
         excluded=describe_exclusions(result.excluded),
-        verdicts=_latest_verdicts(engine, holder_id, person),
+        verdicts=_latest_verdicts(engine, holder),
         map_tiles=request.app.state.settings.map_tiles,
         points=[
             {"id": m.opportunity_id, "rank": m.rank, "title": m.title, "lat": m.lat, "lon": m.lon}
@@ -251,13 +248,13 @@ def client_sheet(
     offre: Values = [],  # noqa: B006
 ) -> HTMLResponse:
     holder = engine.holder(holder_id, actor=person)
-    result = _selected(engine.match_holder(holder_id, top=SHOWN, actor=person), offre)
+    result = _selected(engine.match_holder(holder, top=SHOWN), offre)
     return render(request, "porteurs/fiche.html", holder=holder, result=result, today=date.today())
 
 
 @router.get("/porteurs/{holder_id}/correspondances.csv")
 def matches_export(engine: EngineDep, person: CounsellorPage, holder_id: HolderIdPath) -> Response:
-    result = engine.match_holder(holder_id, top=SHOWN, actor=person)
+    result = engine.match_holder(engine.holder(holder_id, actor=person), top=SHOWN)
     return Response(
         matches_sheet(result),
         media_type="text/csv; charset=utf-8",
@@ -277,7 +274,7 @@ def history_page(
     request: Request, engine: EngineDep, person: CounsellorPage, holder_id: HolderIdPath
 ) -> HTMLResponse:
     holder = engine.holder(holder_id, actor=person)
-    history = engine.holder_history(holder_id, actor=person)
+    history = engine.holder_history(holder)
     mentioned = {f.opportunity_id for f in history.feedback} | {s[0] for s in history.sends}
     titles = {i: _title(engine, i) for i in mentioned}
     return render(request, "porteurs/historique.html", holder=holder, history=history, titles=titles)

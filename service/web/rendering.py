@@ -24,6 +24,7 @@ from matcher.explain import (
     describe_widening,
     euros,
     french_date,
+    plural,
 )
 
 #: Dates and times are shown as people in France read them.
@@ -78,17 +79,13 @@ def moment(value: datetime | date | None) -> str:
     return french_date(value)
 
 
-def _plural(count: int, singular: str, plural: str | None = None) -> str:
-    return f"{count} {singular if count <= 1 else plural or singular + 's'}"
-
-
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(
     euros=euros,
     km=kilometres,
     moment=moment,
     department=department_label,
-    plural=_plural,
+    plural=plural,
     percent=lambda value: f"{value * 100:.0f}\u00a0%",
     widening=lambda saved: describe_widening(saved.constraint, saved.value),
 )

@@ -70,8 +70,9 @@ def _trade(opportunity: Opportunity) -> Trade | None:
     return TRADES.get(opportunity.trade_code) if opportunity.trade_code else None
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' if count > 1 else ''}"
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """« 1 offre », « 6 offres »; ``words`` when the plural is not ``word`` + s."""
+    return f"{count} {word if count <= 1 else words or word + 's'}"
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def explain(
                 w["partner"] + 0.01,
                 Reason(
                     code="partner_work_nearby",
-                    text=f"{_plural(facts.partner_count, 'offre')} en {FAMILIES[profile.partner_family]} "
+                    text=f"{plural(facts.partner_count, 'offre')} en {FAMILIES[profile.partner_family]} "
                     f"à moins de {PARTNER_RADIUS_KM:.0f} km pour votre conjoint·e",
                     values={
                         "count": facts.partner_count,
@@ -360,7 +361,7 @@ def fit_label(score: float, about_the_project: bool) -> str:
 def describe_relaxation(option: RelaxationOption) -> Relaxation:
     """The sentence a counsellor reads to widen a search with the client, and the button's
     label that does it (« Élargir à 150 km (6 offres de plus) »)."""
-    more = f"{_plural(option.additional, 'offre')} de plus"
+    more = f"{plural(option.additional, 'offre')} de plus"
     value = option.value
     if isinstance(value, list):
         if option.constraint == "departments":

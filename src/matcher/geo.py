@@ -91,6 +91,11 @@ COMMUNE_SUGGESTION_SCORE = 85
 MAX_SUGGESTIONS = 3
 
 
+def commune_label(name: str, department: str) -> str:
+    """« Crocq (Creuse, 23) »: a commune with its department, as suggestions and forms write it."""
+    return f"{name} ({DEPARTMENT_NAMES.get(department, department)}, {department})"
+
+
 @dataclass(frozen=True)
 class Commune:
     insee: str
@@ -104,7 +109,7 @@ class Commune:
     @property
     def label(self) -> str:
         """« Crocq (Creuse, 23) »: a commune as a message names it among homonyms."""
-        return f"{self.name} ({DEPARTMENT_NAMES.get(self.department, self.department)}, {self.department})"
+        return commune_label(self.name, self.department)
 
 
 class Gazetteer:

@@ -327,14 +327,16 @@ class Engine:
         comment = " ".join((comment or "").split())[:500] or None
         self.store.holders.add_feedback(holder_id, opportunity_id, verdict, comment)
 
-    def holder_history(self, holder_id: str, actor: User | None = None) -> HolderHistory:
-        """The verdicts, e-mailed suggestions and saved widenings of one holder, newest first."""
-        self._check_follows(holder_id, actor)
-        self.store.holders.get(holder_id)  # NotFound for an unknown id
-        sends = sorted(self.store.ledger.sends_of(holder_id), key=lambda send: send[1], reverse=True)
-        return HolderHistory(
-            self.store.holders.feedback_of(holder_id), sends, self.store.holders.widenings_of(holder_id)
-        )
+    # The methods below take a profile read by ``holder(id, actor)``: the scope is checked then.
+
+    def feedback(self, holder: HolderProfile) -> list[Feedback]:
+        """The verdicts given for a stored holder, newest first."""
+        return self.store.holders.feedback_of(holder.key)
+
+    def holder_history(self, holder: HolderProfile) -> HolderHistory:
+        """The verdicts, e-mailed suggestions and saved widenings of a stored holder, newest first."""
+        sends = sorted(self.store.ledger.sends_of(holder.key), key=lambda send: send[1], reverse=True)
+        return HolderHistory(self.feedback(holder), sends, self.store.holders.widenings_of(holder.key))
 
     def widened(self, holder: HolderProfile, constraint: str, value: Any) -> HolderProfile:
         """``holder`` with one constraint widened (not stored); InvalidRecord for a bad value."""
@@ -362,11 +364,11 @@ class Engine:
             )
         return widened
 
-    def match_holder(self, holder_id: str, top: int = 10, actor: User | None = None) -> MatchResult:
+    def match_holder(self, holder: HolderProfile, top: int = 10) -> MatchResult:
         """A stored holder's matches, noted as their last match."""
-        result = self.match(self.holder(holder_id, actor), top=top)
+        result = self.match(holder, top=top)
         try:
-            self.store.holders.mark_matched(holder_id, utcnow())
+            self.store.holders.mark_matched(holder.key, utcnow())
         except MatcherError as error:  # the date is bookkeeping: the matches still stand
             log.warning("could not note the match date of a holder: %s", type(error).__name__)
         return result

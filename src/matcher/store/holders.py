@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from matcher.areas import name_key
@@ -135,35 +135,39 @@ class HolderStore:
 
     def page(self, query: HolderQuery = HolderQuery()) -> tuple[int, list[HolderProfile]]:
         """(total matching, one page) of holder profiles, in id order; all of them without limit."""
-        total, entries = self.caseload(query)
-        return total, [entry.holder for entry in entries]
+        total, rows = self._listed(query, select(HolderRow.payload))
+        return total, [holder for holder, *_ in rows]
 
     def caseload(self, query: HolderQuery = HolderQuery()) -> tuple[int, list[CaseloadEntry]]:
-        """(total matching, one page) of holders with their last match and digest, in id order.
-
-        A ``search`` is matched in Python on the name and commune (kept in the payload): a
-        caseload is an organisation's clients, hundreds rather than millions.
-        """
-        conditions = self._conditions(query)
+        """(total matching, one page) of holders with their last match and digest, in id order."""
         last_digest = (
             select(SendRow.holder_id, func.max(SendRow.sent_at).label("sent_at"))
             .group_by(SendRow.holder_id)
             .subquery()
         )
-        stmt = (
-            select(HolderRow.payload, HolderRow.last_matched_at, last_digest.c.sent_at)
-            .outerjoin(last_digest, last_digest.c.holder_id == HolderRow.id)
-            .where(*conditions)
-            .order_by(HolderRow.id)
+        stmt = select(HolderRow.payload, HolderRow.last_matched_at, last_digest.c.sent_at).outerjoin(
+            last_digest, last_digest.c.holder_id == HolderRow.id
         )
+        total, rows = self._listed(query, stmt)
+        return total, [CaseloadEntry(holder, matched, sent) for holder, matched, sent in rows]
+
+    def _listed(self, query: HolderQuery, stmt: Select[Any]) -> tuple[int, list[tuple[Any, ...]]]:
+        """(total, one page) of ``stmt``'s rows (the payload first, read as a profile) under
+        ``query``'s conditions, in id order.
+
+        A ``search`` is matched in Python on the name and commune (kept in the payload): it lists
+        an organisation's clients, hundreds rather than millions.
+        """
+        conditions = self._conditions(query)
+        stmt = stmt.where(*conditions).order_by(HolderRow.id)
         with self.database.session() as session:
             if not query.search:
                 total = session.scalar(select(func.count()).select_from(HolderRow).where(*conditions)) or 0
                 rows = session.execute(stmt.offset(query.offset).limit(query.limit)).all()
-                return total, [CaseloadEntry(HolderProfile.from_stored(p), m, d) for p, m, d in rows]
+                return total, [(HolderProfile.from_stored(payload), *rest) for payload, *rest in rows]
             words = name_key(query.search).split()
-            entries = [CaseloadEntry(HolderProfile.from_stored(p), m, d) for p, m, d in session.execute(stmt)]
-        found = [entry for entry in entries if _matches_search(entry.holder, words)]
+            read = [(HolderProfile.from_stored(payload), *rest) for payload, *rest in session.execute(stmt)]
+        found = [row for row in read if _matches_search(row[0], words)]
         end = None if query.limit is None else query.offset + query.limit
         return len(found), found[query.offset : end]
 
