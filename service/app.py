@@ -7,11 +7,8 @@ shutdown (index saved). Routes validate, authorise and call the engine; no scori
 from __future__ import annotations
 
 import copy
-import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -36,24 +33,6 @@ Rôles : **admin** (tout), **officer** (les offres de ses territoires, et leurs 
 
 Les pages pour les personnes (conseil, agents des territoires) sont sur `/connexion`.
 """
-
-#: Where the key for candidate pseudonyms lives when MATCHER_SECRET_KEY is not set.
-PSEUDONYM_KEY_FILE = "pseudonym.key"
-
-
-def pseudonym_key(settings: Settings) -> bytes:
-    """The secret behind candidate pseudonyms: MATCHER_SECRET_KEY, else a random key kept in the home."""
-    if settings.secret_key:
-        return settings.secret_key.encode("utf-8")
-    path = settings.home / PSEUDONYM_KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return Path(path).read_bytes()
-    with os.fdopen(fd, "wb") as file:
-        key = secrets.token_bytes(32)
-        file.write(key)
-    return key
 
 
 def _open_engine(settings: Settings, encoder: Encoder | None) -> Engine:
@@ -82,7 +61,6 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await run_in_threadpool(_open_engine, settings, encoder)
         app.state.engine = engine
-        app.state.pseudonym_key = pseudonym_key(settings)
         try:
             yield
         finally:

@@ -29,6 +29,7 @@ from matcher.errors import (
     LocationUnresolved,
     MatcherError,
     NotFound,
+    NoticeNotSent,
     OutOfScope,
     StoreUnavailable,
     WriteConflict,
@@ -188,6 +189,10 @@ async def _database_busy(_: Request, exc: StoreUnavailable) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
 
 
+async def _notice_not_sent(_: Request, exc: NoticeNotSent) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "60"})
+
+
 async def _http_exception(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 400:
         # FastAPI's own "error parsing the body" (undecodable bytes, nesting too deep).
@@ -222,6 +227,7 @@ HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[JSONRe
     (OutOfScope, _out_of_scope),
     (WriteConflict, _write_conflict),
     (StoreUnavailable, _database_busy),
+    (NoticeNotSent, _notice_not_sent),
     (MatcherError, _other_matcher_error),
     (StarletteHTTPException, _http_exception),
     (Exception, _unexpected),

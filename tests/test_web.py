@@ -6,6 +6,7 @@ Set ``MATCHER_SCREENSHOTS=docs`` to refresh the README's screenshots.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,15 +17,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from matcher.config import Settings
 from matcher.domain import HolderProfile
 from matcher.engine import Engine
-from tests.serving import Served, matcher_command, matcher_serve
+from tests.serving import Served, free_port, matcher_command, matcher_serve
+from tests.test_digest import Mailbox
 
 CHROMIUM = Path("/usr/bin/chromium")
+DATA = Path(__file__).parents[1] / "data"
 PASSWORD = "un mot de passe assez long"
 #: The sample accounts: key -> (name, role, e-mail, organisation or territory).
 ACCOUNTS = {
@@ -49,6 +53,8 @@ class Site:
     tokens: dict[str, str]
     screenshots: Path
     home: Path
+    #: The mail server the service sends through (contact proposals).
+    mailbox: Mailbox
 
     def api(self, who: str, method: str, path: str, **kwargs: object) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -86,9 +92,18 @@ def site(sample_home: Path, communes_csv: Path, tmp_path_factory: pytest.TempPat
     tokens = {key: add_account(home, *account) for key, account in ACCOUNTS.items()}
     shots = Path(os.environ.get("MATCHER_SCREENSHOTS") or root / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
+    mailbox = Mailbox()
+    mailbox.port = free_port()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    smtp.start()
     served: Served
-    with matcher_serve(home, root) as served:
-        yield Site(served.base, tokens, shots, home)
+    try:
+        with matcher_serve(
+            home, root, MATCHER_SMTP_HOST="127.0.0.1", MATCHER_SMTP_PORT=str(mailbox.port)
+        ) as served:
+            yield Site(served.base, tokens, shots, home, mailbox)
+    finally:
+        smtp.stop()
     assert served.process.returncode == 0, served.output
 
 
@@ -330,10 +345,9 @@ def test_another_organisations_counsellor_cannot_see_this_client(page: Page, sit
     assert {h["counsellor"]["organisation"] for h in listed} == {"Initiative Rennes"}
 
 
-def test_an_officer_signs_in_but_has_no_access_to_holders(page: Page) -> None:
+def test_an_officer_signs_in_to_their_offers_and_has_no_access_to_holders(page: Page) -> None:
     sign_in(page, "officer")
-    expect(page).to_have_url(re.compile(r"/accueil$"))
-    assert_accessible(page, "accueil")
+    expect(page).to_have_url(re.compile(r"/offres$"))
     response = page.goto("/porteurs")
     assert response is not None and response.status == 403
     expect(page.get_by_role("alert")).to_contain_text("agent·e territorial·e")
@@ -371,3 +385,122 @@ def test_an_unchanged_edit_keeps_the_stored_origin(page: Page, site: Site) -> No
     assert {k: after[k] for k in ("commune", "lat", "lon")} == {
         k: before["origin"][k] for k in ("commune", "lat", "lon")
     }
+
+
+# --- territory officers ------------------------------------------------------------------------
+
+#: The sample offers of the officer's territory (« Communauté de communes Creuse Grand Sud »).
+CREUSE_GRAND_SUD = {
+    "act-001-medecin-felletin",
+    "act-002-boulanger-crocq",
+    "rep-001-boulangerie-felletin",
+    "cow-012-atelier-eco-construction-felletin",
+    "cow-013-manufacture-aubusson",
+}
+
+
+def listed_offers(page: Page) -> set[str]:
+    links = page.locator("table.offres tbody th a").evaluate_all("links => links.map(a => a.pathname)")
+    return {path.split("/")[2] for path in links}
+
+
+def test_an_officer_publishes_through_the_form_and_the_next_query_finds_it(page: Page, site: Site) -> None:
+    sign_in(page, "officer")
+    expect(page).to_have_title("Les offres de mon territoire · matcher")
+    assert listed_offers(page) >= CREUSE_GRAND_SUD
+    assert all(site.api("officer", "GET", f"/v1/opportunities/{i}").json()["territory"]
+               == ACCOUNTS["officer"][3] for i in listed_offers(page))  # fmt: skip
+    assert_accessible(page, "offres")
+    page.get_by_role("link", name="Publier une offre").first.click()
+    page.get_by_role("button", name="Publier l'offre").click()  # nothing filled in
+    expect(page.locator("#erreur-title")).to_have_text("champ obligatoire manquant")
+    assert_accessible(page, "formulaire d'offre en erreur")
+
+    page.get_by_label("Reprise d'entreprise").check()
+    page.get_by_label("Titre (obligatoire)").fill("Épicerie-bar à reprendre à Felletin, logement à l'étage")
+    page.get_by_label("Description (obligatoire)").fill(
+        "Le dernier commerce de la rue, épicerie et bar de village, cherche un repreneur : clientèle fidèle, "
+        "licence IV, cuisine équipée. Un T3 rénové au-dessus de la boutique fait partie de la vente."
+    )
+    page.get_by_label("Métier recherché").fill("épicier")
+    commune = page.get_by_label("Commune (obligatoire)")
+    commune.press_sequentially("Fellet", delay=30)
+    expect(page.locator("#communes option").first).to_have_attribute("value", "Felletin (Creuse, 23)")
+    commune.fill("Felletin (Creuse, 23)")
+    page.get_by_label("Prix ou investissement (€)").fill("95 000 €")
+    page.get_by_label("Un logement est proposé").check()
+    page.get_by_label("L'offre expire le").fill("2027-09-30")
+    page.get_by_role("button", name="Voir l'aperçu").click()
+    preview = page.locator("section.apercu")
+    expect(preview).to_contain_text("Épicerie-bar à reprendre à Felletin")
+    expect(preview).to_contain_text("Prix : 95 000 €")
+    expect(preview.get_by_role("status")).to_contain_text(re.compile(r"\d+ porteurs? de projet enregistrés?"))
+    page.screenshot(path=site.screenshots / "offre-apercu.png", full_page=True)
+    assert_accessible(page, "aperçu d'offre")
+    page.get_by_role("button", name="Publier l'offre").click()
+
+    expect(page).to_have_url(re.compile(r"/offres\?publiee="))
+    published = page.url.rsplit("=", 1)[1]
+    assert published.startswith("rep-") and published in listed_offers(page)
+    page.screenshot(path=site.screenshots / "offres.png", full_page=True)
+    stored = site.api("officer", "GET", f"/v1/opportunities/{published}")
+    assert stored.status_code == 200, stored.text
+    offer = stored.json()
+    assert (
+        offer["price_eur"] == 95_000 and offer["housing"] is True and offer["location"]["department"] == "23"
+    )
+    assert offer["territory"] == ACCOUNTS["officer"][3] and offer["expires_on"] == "2027-09-30"
+    holder = {
+        "id": "h-web-epicerie",
+        "project": "Je veux reprendre une épicerie de village avec un bar, et vivre au-dessus de la boutique.",
+        "kinds": ["takeover"],
+        "origin": {"commune": "Aubusson", "department": "23"},
+        "max_distance_km": 40,
+        "budget_eur": 120_000,
+    }
+    assert site.api("counsellor", "POST", "/v1/holders", json=holder).status_code == 201
+    assert published in site.api_match_ids("h-web-epicerie")
+
+
+def test_an_officer_cannot_open_another_territorys_offer_or_its_candidates(page: Page, site: Site) -> None:
+    elsewhere = site.api("officer", "GET", "/v1/opportunities?limit=200").json()["items"]
+    other = next(o["id"] for o in elsewhere if o["territory"] != ACCOUNTS["officer"][3])
+    sign_in(page, "officer")
+    assert other not in listed_offers(page)
+    for path in (f"/offres/{other}/modifier", f"/offres/{other}/candidats", "/offres/inconnue/modifier"):
+        response = page.goto(path)
+        assert response is not None and response.status == 404, path
+        expect(page).to_have_title("Page introuvable · matcher")
+    sign_in(page, "counsellor")
+    response = page.goto("/offres")
+    assert response is not None and response.status == 403
+
+
+def sample_people() -> tuple[set[str], set[str]]:
+    """The sample holders' names and e-mail addresses."""
+    holders = [json.loads(line) for line in (DATA / "holders.jsonl").read_text("utf-8").splitlines() if line]
+    return {h["name"] for h in holders if h.get("name")}, {h["email"] for h in holders if h.get("email")}
+
+
+def test_candidates_are_pseudonymous_and_a_proposal_goes_to_the_counsellor(page: Page, site: Site) -> None:
+    names, emails = sample_people()
+    sign_in(page, "officer")
+    page.get_by_role("link", name=re.compile("Candidats pour « Boulangerie-pâtisserie")).click()
+    expect(page).to_have_title(re.compile("Candidats pour"))
+    cards = page.locator("ol.candidats > li")
+    assert cards.count() > 0
+    shown = page.locator("main").inner_text()
+    assert not [name for name in names if name in shown] and "@" not in shown  # pseudonyms only
+    expect(cards.first.locator("h2")).to_contain_text(re.compile(r"Porteur·se [0-9A-F]{6}"))
+    assert_accessible(page, "candidats")
+    page.screenshot(path=site.screenshots / "candidats.png", full_page=True)
+    before = len(site.mailbox.received)
+    cards.first.get_by_role("button", name=re.compile("Proposer une mise en relation")).click()
+    expect(page.get_by_role("status")).to_contain_text("Mise en relation proposée")
+    expect(page.locator("ol.candidats > li").first).to_contain_text("Mise en relation proposée le")
+    assert len(site.mailbox.received) == before + 1
+    sent = site.mailbox.received[-1]
+    assert sent.recipients and not set(sent.recipients) & emails  # the counsellor, never the holder
+    assert "Boulangerie-pâtisserie" in sent.message["Subject"]
+    assert "pseudonyme" in sent.text and ACCOUNTS["officer"][2] in sent.text
+    assert [name for name in names if name in sent.text]  # the counsellor knows whom it is about

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -11,9 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from matcher.domain import (
     DEPARTMENT_PATTERN,
-    HolderProfile,
+    Candidacy,
     Kind,
-    Match,
     Opportunity,
     OpportunityQuery,
     Status,
@@ -187,7 +184,6 @@ def archive_opportunity(engine: EngineDep, user: Publisher, opportunity_id: Oppo
     responses=error_responses(404),
 )
 def candidates(
-    request: Request,
     engine: EngineDep,
     user: Publisher,
     opportunity_id: OpportunityIdPath,
@@ -195,30 +191,24 @@ def candidates(
 ) -> CandidatesOut:
     """Les porteurs qui acceptent d'être vus des territoires, classés par adéquation : pseudonyme,
     commune d'origine et projet seulement, jamais de nom ni d'adresse électronique."""
-    engine.editable(opportunity_id, user)
-    key = request.app.state.pseudonym_key
-    ranked = engine.candidates(opportunity_id, top=top)
     return CandidatesOut(
         opportunity_id=opportunity_id,
-        candidates=[_candidate(rank, key, holder, match) for rank, (holder, match) in enumerate(ranked, 1)],
+        candidates=[
+            _candidate(rank, candidacy)
+            for rank, candidacy in enumerate(engine.candidacies(opportunity_id, actor=user, top=top), 1)
+        ],
     )
 
 
-def pseudonym(key: bytes, holder_id: str) -> str:
-    """Stable per holder, not reversible without the key (holder ids are easy to guess)."""
-    digest = hmac.new(key, b"pseudonym:" + holder_id.encode("utf-8"), hashlib.sha256).hexdigest()
-    return f"Porteur·se {digest[:6].upper()}"
-
-
-def _candidate(rank: int, key: bytes, holder: HolderProfile, match: Match) -> Candidate:
-    origin = holder.origin
+def _candidate(rank: int, candidacy: Candidacy) -> Candidate:
+    match = candidacy.match
     return Candidate(
         rank=rank,
-        pseudonym=pseudonym(key, holder.id or ""),
+        pseudonym=candidacy.pseudonym,
         origin=None
-        if origin is None
-        else CandidateOrigin(commune=origin.commune, department=origin.department),
-        project=holder.project,
+        if candidacy.commune is None and candidacy.department is None
+        else CandidateOrigin(commune=candidacy.commune, department=candidacy.department),
+        project=candidacy.project,
         score=match.score,
         components=match.components,
         reasons=match.reasons,

@@ -1,11 +1,14 @@
 """The pages: server-rendered over the engine (Jinja2 templates, htmx, static files served from
 this package), beside the API's routes.
 
-rendering  templates and their French filters
-session    the session cookie, CSRF, the roles let through
-forms      the holder form, read like a spreadsheet's cells
-sign_in    /connexion, /deconnexion, /accueil
-holders    /porteurs… (counsellors)
+rendering    templates and their French filters
+session      the session cookie, CSRF, the roles let through
+forms        the holder form, read like a spreadsheet's cells
+offer_form   the offer form, read the same way
+sign_in      /connexion, /deconnexion
+holders      /porteurs… (counsellors)
+offers       /offres… (territory officers)
+suggestions  /suggestions/communes while typing (any signed-in person)
 """
 
 from __future__ import annotations
@@ -92,11 +95,11 @@ class PagePolicy:
 
 def install(app: FastAPI) -> None:
     """Mount the static files and add the pages' routes to ``app``."""
-    from service.web import holders, sign_in
+    from service.web import holders, offers, sign_in, suggestions
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(PagePolicy, policy=content_policy(app.state.settings.map_tiles))
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_exception_handler(PageRefused, _page_refused)
-    for module in (sign_in, holders):
+    for module in (sign_in, holders, offers, suggestions):
         app.include_router(module.router)

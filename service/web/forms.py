@@ -13,7 +13,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from matcher.areas import region_label
-from matcher.domain import WIDENABLE_LIMITS, HolderProfile
+from matcher.domain import WIDENABLE_LIMITS, HolderProfile, Location
 from matcher.errors import InvalidRecord
 from matcher.explain import department_label, euros
 from matcher.geo import commune_label
@@ -48,24 +48,31 @@ _COMMUNE_WITH_DEPARTMENT = re.compile(r"^(?P<name>.+?)\s*\((?:[^,()]*,\s*)?(?P<d
 def holder_record(form: FormData, stored: HolderProfile | None, label: str) -> dict[str, Any] | InvalidRecord:
     """The record the form describes; what the form does not show is kept from ``stored``."""
     paths = [*TEXT_FIELDS, *FLAG_FIELDS, "kinds"]
-    cells = [_text(form, path) for path in TEXT_FIELDS]
+    cells = [form_text(form, path) for path in TEXT_FIELDS]
     cells += ["oui" if form.get(path) else "non" for path in FLAG_FIELDS]
     cells.append("|".join(kind for kind in form.getlist("kinds") if isinstance(kind, str)))
-    commune = _COMMUNE_WITH_DEPARTMENT.match(cells[TEXT_FIELDS.index("origin.commune")].strip())
-    if commune:
-        cells[TEXT_FIELDS.index("origin.commune")] = commune["name"]
-        paths.append("origin.department")
-        cells.append(commune["department"])
+    split_commune(paths, cells, "origin.commune")
     record = record_from_cells(paths, cells, label)
     if isinstance(record, InvalidRecord) or stored is None:
         return record
     kept = stored.model_dump(mode="json", exclude_none=True)
-    if "origin" in kept and _text(form, "origin.commune").strip() == _commune_value(stored):
+    if "origin" in kept and form_text(form, "origin.commune").strip() == place_label(stored.origin):
         record["origin"] = kept["origin"]  # unchanged: keep it as placed (coordinates, codes)
     return {"id": stored.id, **{k: kept[k] for k in KEPT_FIELDS if k in kept}, **record}
 
 
-def _text(form: FormData, path: str) -> str:
+def split_commune(paths: list[str], cells: list[str], field: str) -> None:
+    """Read « Felletin (Creuse, 23) », as the suggestions write it, as the commune and its
+    department (two cells)."""
+    position = paths.index(field)
+    commune = _COMMUNE_WITH_DEPARTMENT.match(cells[position].strip())
+    if commune:
+        cells[position] = commune["name"]
+        paths.append(field.rsplit(".", 1)[0] + ".department")
+        cells.append(commune["department"])
+
+
+def form_text(form: FormData, path: str) -> str:
     value = form.get(path, "")
     return value if isinstance(value, str) else ""  # a file sent in a text field is no text
 
@@ -92,7 +99,7 @@ def form_values(holder: HolderProfile | None) -> dict[str, Any]:
         "trades": ", ".join(holder.trades),
         "sectors": ", ".join(holder.sectors),
         "budget_eur": euros(holder.budget_eur) if holder.budget_eur is not None else "",
-        "origin.commune": _commune_value(holder),
+        "origin.commune": place_label(holder.origin),
         "max_distance_km": f"{holder.max_distance_km:g}" if holder.max_distance_km else "",
         "departments": ", ".join(holder.departments),
         "regions": ", ".join(holder.regions),
@@ -103,31 +110,36 @@ def form_values(holder: HolderProfile | None) -> dict[str, Any]:
     }
 
 
-def _commune_value(holder: HolderProfile) -> str:
-    origin = holder.origin
-    if origin is None or not origin.commune:
+def place_label(place: Location | None) -> str:
+    """A holder's origin or an offer's place as the suggestions write it, which a form reads back."""
+    if place is None or not place.commune:
         return ""
-    # As the suggestions write it, which the form reads back.
-    return commune_label(origin.commune, origin.department) if origin.department else origin.commune
+    return commune_label(place.commune, place.department) if place.department else place.commune
 
 
 def submitted_values(form: FormData) -> dict[str, Any]:
     """The fields as the person typed them, to show the form again with its errors."""
-    values: dict[str, Any] = {path: _text(form, path) for path in TEXT_FIELDS}
+    values: dict[str, Any] = {path: form_text(form, path) for path in TEXT_FIELDS}
     values["kinds"] = [kind for kind in form.getlist("kinds") if isinstance(kind, str)]
     values.update({flag: bool(form.get(flag)) for flag in FLAG_FIELDS})
     return values
 
 
 def field_errors(error: InvalidRecord) -> dict[str, str]:
-    """Each problem under the form field it belongs to (« origin.lat » under the commune);
-    problems of no field under ""."""
+    """Each problem under the holder form's field it belongs to (« origin.lat » under the
+    commune); problems of no field under ""."""
+    return errors_by_field(error, (*TEXT_FIELDS, *FLAG_FIELDS, "kinds"), "origin")
+
+
+def errors_by_field(error: InvalidRecord, fields: tuple[str, ...], place: str) -> dict[str, str]:
+    """``error``'s problems by form field; every part of ``place`` (« origin », « location »)
+    under the form's one field for it, « <place>.commune »."""
     errors: dict[str, str] = {}
     for path, message in error.problems:
         field = path.split("[")[0]
-        if field.startswith("origin"):
-            field = "origin.commune"  # the form's one field for the origin
-        if field not in (*TEXT_FIELDS, *FLAG_FIELDS, "kinds"):
+        if field.startswith(place):
+            field = f"{place}.commune"
+        if field not in fields:
             field = ""
         errors[field] = f"{errors[field]} ; {message}" if field in errors else message
     return errors

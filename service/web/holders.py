@@ -278,16 +278,3 @@ def history_page(
     mentioned = {f.opportunity_id for f in history.feedback} | {s[0] for s in history.sends}
     titles = {i: _title(engine, i) for i in mentioned}
     return render(request, "porteurs/historique.html", holder=holder, history=history, titles=titles)
-
-
-# --- suggestions while typing ----------------------------------------------------------------
-
-
-@router.get("/suggestions/communes")
-def commune_suggestions(
-    request: Request,
-    engine: EngineDep,
-    commune: Annotated[str, Query(alias="origin.commune", max_length=100)] = "",
-) -> HTMLResponse:
-    """The options of the commune field's list, for htmx to swap in."""
-    return render(request, "porteurs/_communes.html", communes=engine.communes_starting(commune))

@@ -92,6 +92,18 @@ def counselling(web_session: Annotated[WebSession, Depends(current_session)]) ->
     return user
 
 
+def officing(web_session: Annotated[WebSession, Depends(current_session)]) -> User:
+    """The signed-in territory officer (or admin): the offers' pages are theirs."""
+    user = web_session.user
+    if user.role not in (Role.officer, Role.admin):
+        raise PageRefused(
+            403,
+            f"Les offres des territoires sont réservées aux agents des territoires ; votre rôle : "
+            f"{user.role.label}.",
+        )
+    return user
+
+
 def check_csrf(request: Request, web_session: WebSession, given: str | None) -> None:
     """Refuse a form that does not carry its session's CSRF token."""
     if not same_token(web_session.csrf, given or request.headers.get("x-csrf-token")):
@@ -103,3 +115,4 @@ def check_csrf(request: Request, web_session: WebSession, given: str | None) -> 
 
 SignedIn = Annotated[WebSession, Depends(current_session)]
 CounsellorPage = Annotated[User, Depends(counselling)]
+OfficerPage = Annotated[User, Depends(officing)]

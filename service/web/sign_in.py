@@ -27,7 +27,7 @@ from service.web.session import (
 router = APIRouter(include_in_schema=False)
 
 #: Where each role lands after signing in.
-HOME_PAGES = {Role.counsellor: "/porteurs", Role.admin: "/porteurs", Role.officer: "/accueil"}
+HOME_PAGES = {Role.counsellor: "/porteurs", Role.admin: "/porteurs", Role.officer: "/offres"}
 
 
 def _safe_next(then: str | None) -> str | None:
@@ -92,9 +92,3 @@ def sign_out(
     response = RedirectResponse("/connexion?deconnecte=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
-
-@router.get("/accueil")
-def welcome(request: Request, web_session: SignedIn) -> HTMLResponse:
-    """The landing page of accounts that have no workspace yet (territory officers)."""
-    return render(request, "accueil.html")

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "matcher <suggestions@matcher.invalid>"
+    outbox: Path | None = Field(
+        default=None,
+        description="Write the e-mails the service sends on a person's action (contact proposals) "
+        "as .eml files here instead of sending them: a demo without a mail server.",
+    )
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = None
     # Pages.

@@ -461,9 +461,65 @@ class CaseloadEntry:
     last_digest_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Listing:
+    """An offer as its territory's listing shows it: the record, when it was first published
+    and when it last changed."""
+
+    opportunity: Opportunity
+    published_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OfferStanding:
+    """An offer in its officer's listing: its dates, and this month's impressions (how often
+    counsellors' searches and digests showed it) and interest (holders who said so): counts
+    only, never who."""
+
+    listing: Listing
+    searches: int
+    digests: int
+    interested: int
+
+
+@dataclass(frozen=True)
+class Candidacy:
+    """A holder as an officer sees them for one offer: a pseudonym, where they come from, their
+    project, how they fit, and when a contact was proposed; never their name or address."""
+
+    pseudonym: str
+    commune: str | None
+    department: str | None
+    project: str
+    match: Match
+    proposed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ContactProposal:
+    """An officer's proposal to put a holder in touch about an offer, for the holder's
+    counsellor(s) to pass on: the only place where the holder and the officer meet."""
+
+    opportunity: Opportunity
+    holder: HolderProfile
+    officer_name: str
+    officer_email: str | None
+    counsellor_emails: tuple[str, ...]
+
+
 def new_holder_id() -> str:
     """An id for a profile created without one (« h-3f9a0c12b4e7 »)."""
     return f"h-{secrets.token_hex(6)}"
+
+
+#: The prefix of a new offer's id, by kind, as the sample catalogue names them.
+ID_PREFIXES = {"activity": "act", "takeover": "rep", "coworking": "cow"}
+
+
+def new_opportunity_id(kind: str) -> str:
+    """An id for an offer published through a form (« rep-3f9a0c12b4e7 »)."""
+    return f"{ID_PREFIXES.get(kind, 'off')}-{secrets.token_hex(6)}"
 
 
 def profile_text(profile: HolderProfile) -> str:

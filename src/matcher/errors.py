@@ -50,3 +50,7 @@ class WriteConflict(MatcherError):
 
 class StoreUnavailable(MatcherError):
     """The database is locked for too long or cannot be reached: worth retrying."""
+
+
+class NoticeNotSent(MatcherError):
+    """An e-mail a person's action sends could not leave; nothing was recorded: worth retrying."""

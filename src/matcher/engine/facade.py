@@ -23,12 +23,15 @@ from matcher.catalogue import CatalogueView
 from matcher.clock import utcnow
 from matcher.config import PRIVATE_DIRECTORY, Settings
 from matcher.domain import (
+    Candidacy,
     CaseloadEntry,
+    ContactProposal,
     Feedback,
     HolderProfile,
     HolderQuery,
     Match,
     MatchResult,
+    OfferStanding,
     Opportunity,
     OpportunityQuery,
     Verdict,
@@ -38,6 +41,7 @@ from matcher.domain import (
 )
 from matcher.encoders import Encoder, load_encoder
 from matcher.engine.caches import DocumentCache, QueryCache
+from matcher.engine.outreach import SEARCH, Outreach
 from matcher.engine.ranking import Ranker
 from matcher.engine.upkeep import IndexKeeper, Progress, SyncReport
 from matcher.errors import InvalidRecord, MatcherError, NotFound, OutOfScope, SignInRefused
@@ -114,6 +118,7 @@ class Engine:
         documents, queries = DocumentCache(), QueryCache()
         self.keeper = IndexKeeper(settings, self.store, lambda: self.encoder, documents)
         self.ranker = Ranker(self.keeper, documents, queries, lambda: self.encoder, weights)
+        self.outreach = Outreach(settings, self.store)
 
     def close(self) -> None:
         self.store.close()
@@ -272,6 +277,36 @@ class Engine:
         """Published opportunities created or changed in ``(since, clock]``, by id."""
         return self.store.catalogue.published_between(since, clock)
 
+    def standings(self, actor: User | None = None, today: date | None = None) -> list[OfferStanding]:
+        """The offers of ``actor``'s territories (all for an admin), most recently changed first,
+        with this month's impressions and interest: counts, never who."""
+        return self.outreach.standings(actor, today or date.today())
+
+    def audience(self, opportunity: Opportunity, today: date | None = None) -> int:
+        """How many stored holders' hard constraints let ``opportunity`` through (stored or not):
+        how many it could reach now."""
+        return self.ranker.audience(opportunity, today or date.today())
+
+    def candidacies(
+        self, opportunity_id: str, actor: User | None = None, top: int = 10, today: date | None = None
+    ) -> list[Candidacy]:
+        """The candidates for one of ``actor``'s offers as an officer sees them: pseudonyms,
+        never names or addresses (NotFound or OutOfScope as for editing it)."""
+        self.editable(opportunity_id, actor)
+        return self.outreach.candidacies(
+            opportunity_id, self.candidates(opportunity_id, top=top, today=today)
+        )
+
+    def propose_contact(
+        self, opportunity_id: str, pseudonym: str, actor: User | None = None
+    ) -> ContactProposal:
+        """Note that ``actor`` proposes a contact with a candidate, for the holder's counsellor to
+        pass on; the caller sends it (``withdraw_proposal`` if the message cannot go)."""
+        return self.outreach.propose(self.editable(opportunity_id, actor), pseudonym, actor)
+
+    def withdraw_proposal(self, proposal: ContactProposal) -> None:
+        self.outreach.withdraw(proposal)
+
     # --- holders ---------------------------------------------------------------------------
     # With an ``actor``, a holder outside their organisation is answered as unknown (NotFound),
     # as for an id nobody holds. Creating under an id already taken is refused whoever holds it:
@@ -367,6 +402,7 @@ class Engine:
     def match_holder(self, holder: HolderProfile, top: int = 10) -> MatchResult:
         """A stored holder's matches, noted as their last match."""
         result = self.match(holder, top=top)
+        self.outreach.note_shown([m.opportunity_id for m in result.matches], SEARCH, date.today())
         try:
             self.store.holders.mark_matched(holder.key, utcnow())
         except MatcherError as error:  # the date is bookkeeping: the matches still stand

@@ -13,13 +13,15 @@ from datetime import date
 import numpy as np
 from scipy import sparse
 
-from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, profile_text
+from matcher.catalogue import CatalogueView
+from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, Opportunity, profile_text
 from matcher.encoders import Encoder, embed_documents
 from matcher.engine.caches import DocumentCache, QueryCache
 from matcher.engine.upkeep import IndexKeeper
 from matcher.explain import MatchFacts, describe_relaxation, explain, fit_label
 from matcher.filters import FilterOutcome, hard_filters, relaxation_options
 from matcher.scoring import Weights, components, final_scores, on_topic, partner_offers
+from matcher.store.catalogue import draft_row
 
 #: How many semantic neighbours are re-scored with the soft features, per result wanted.
 POOL_PER_RESULT = 5
@@ -187,3 +189,12 @@ class Ranker:
         ranked = [(h, r.matches[0]) for h, r in zip(holders, results, strict=True) if r.matches]
         ranked.sort(key=lambda pair: -pair[1].score)
         return ranked[:top]
+
+    def audience(self, opportunity: Opportunity, today: date) -> int:
+        """How many stored holders' hard constraints let ``opportunity`` through, whether it is
+        stored or only drafted (those who marked it not relevant excepted)."""
+        view = CatalogueView()
+        view.upsert([draft_row(opportunity)])
+        _, holders = self.keeper.store.holders.page(HolderQuery())
+        rejected = self.keeper.store.holders.rejected_by([h.key for h in holders])
+        return sum(bool(hard_filters(h, view, today, rejected.get(h.key, set())).passing[0]) for h in holders)

@@ -6,6 +6,7 @@ catalogue  opportunities and the catalogue's sequence number
 holders    holder profiles and caseloads, their feedback and widenings, erasure
 accounts   accounts, token and password hashes, web sessions
 ledger     digest runs and the send ledger
+outreach   offers' impression counts and the contacts officers proposed
 gazetteer  the communes table
 """
 
@@ -17,6 +18,7 @@ from matcher.store.database import Database
 from matcher.store.gazetteer import GazetteerStore
 from matcher.store.holders import HolderStore
 from matcher.store.ledger import DigestLedger
+from matcher.store.outreach import OutreachStore
 from matcher.store.schema import OpportunityRow
 
 
@@ -29,6 +31,7 @@ class Store:
         self.holders = HolderStore(self.database)
         self.accounts = AccountStore(self.database)
         self.ledger = DigestLedger(self.database)
+        self.outreach = OutreachStore(self.database)
         self.gazetteer = GazetteerStore(self.database)
 
     def close(self) -> None:
@@ -43,6 +46,7 @@ __all__ = [
     "GazetteerStore",
     "HolderStore",
     "OpportunityRow",
+    "OutreachStore",
     "SaveOutcome",
     "Store",
     "text_hash",

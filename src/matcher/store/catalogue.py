@@ -7,6 +7,7 @@ derived state (the vector index, the filter arrays) knows cheaply whether it is 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, defer
 
 from matcher.clock import utcnow
-from matcher.domain import Opportunity, OpportunityQuery, territory_key
+from matcher.domain import Listing, Opportunity, OpportunityQuery, territory_key
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store.database import Database
 from matcher.store.schema import CatalogueState, OpportunityRow
@@ -47,6 +48,13 @@ def opportunity_columns(opportunity: Opportunity) -> dict[str, Any]:
         "payload": opportunity.model_dump(mode="json", exclude_none=True),
         "text_hash": text_hash(opportunity),
     }
+
+
+def draft_row(opportunity: Opportunity) -> OpportunityRow:
+    """An unsaved row for ``opportunity``, to run filters on a record not (yet) stored."""
+    return OpportunityRow(
+        id=opportunity.id, row_id=0, updated_at=utcnow(), **opportunity_columns(opportunity)
+    )
 
 
 def _bump_seq(session: Session) -> int:
@@ -150,6 +158,16 @@ class CatalogueStore:
             stmt = select(OpportunityRow.payload).where(*conditions).order_by(OpportunityRow.id)
             page = session.scalars(stmt.offset(query.offset).limit(query.limit))
             return total or 0, [Opportunity.from_stored(p) for p in page]
+
+    def listings(self, territories: Collection[str] | None = None) -> list[Listing]:
+        """Every stored offer of ``territories`` (all of them for None), archived included,
+        with its publication and last change, most recently changed first."""
+        query = select(OpportunityRow.payload, OpportunityRow.created_at, OpportunityRow.updated_at)
+        if territories is not None:
+            query = query.where(OpportunityRow.territory_key.in_([territory_key(t) for t in territories]))
+        with self.database.session() as session:
+            rows = session.execute(query.order_by(OpportunityRow.updated_at.desc(), OpportunityRow.id))
+            return [Listing(Opportunity.from_stored(p), created, updated) for p, created, updated in rows]
 
     def count(self) -> int:
         with self.database.session() as session:

@@ -7,7 +7,7 @@ The schema belongs to Alembic: opening a database applies the revisions it lacks
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from importlib.resources import files
 from typing import Any
@@ -21,6 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from matcher.config import PRIVATE_FILE
 from matcher.errors import StoreUnavailable, WriteConflict
+
+#: Ids per SQL ``IN (...)``: below every database's limit on bound parameters.
+IN_CHUNK = 900
+
+
+def in_chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``ids`` in slices small enough for one ``IN (...)`` each."""
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start : start + IN_CHUNK]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +23,15 @@ from matcher.domain import (
 )
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store.catalogue import SaveOutcome
-from matcher.store.database import Database
-from matcher.store.schema import FeedbackRow, HolderRow, OpportunityRow, SendRow, WideningRow
+from matcher.store.database import Database, in_chunks
+from matcher.store.schema import (
+    ContactProposalRow,
+    FeedbackRow,
+    HolderRow,
+    OpportunityRow,
+    SendRow,
+    WideningRow,
+)
 
 
 def _unknown(holder_id: str) -> NotFound:
@@ -187,13 +195,15 @@ class HolderStore:
             return session.scalar(select(func.count()).select_from(HolderRow)) or 0
 
     def delete(self, holder_id: str) -> None:
-        """Erase a holder and everything stored about them (feedback, send history)."""
+        """Erase a holder and everything stored about them (feedback, send history, contacts
+        proposed by officers)."""
         with self.database.session() as session:
             if session.get(HolderRow, holder_id) is None:
                 raise _unknown(holder_id)
             session.execute(delete(FeedbackRow).where(FeedbackRow.holder_id == holder_id))
             session.execute(delete(WideningRow).where(WideningRow.holder_id == holder_id))
             session.execute(delete(SendRow).where(SendRow.holder_id == holder_id))
+            session.execute(delete(ContactProposalRow).where(ContactProposalRow.holder_id == holder_id))
             session.execute(delete(HolderRow).where(HolderRow.id == holder_id))
         self.database.checkpoint()
 
@@ -254,6 +264,25 @@ class HolderStore:
                 .order_by(FeedbackRow.created_at.desc(), FeedbackRow.feedback_id.desc())
             )
             return [Feedback(r.opportunity_id, r.verdict, r.comment, r.created_at) for r in rows]  # type: ignore[arg-type]
+
+    def interested_counts(self, opportunity_ids: Collection[str], since: datetime) -> dict[str, int]:
+        """How many holders marked each offer « interested » since ``since`` (their latest word
+        on it, each holder once); offers nobody marked are absent."""
+        ids = list(opportunity_ids)
+        counts: dict[str, int] = {}
+        with self.database.session() as session:
+            for chunk in in_chunks(ids):
+                query = (
+                    select(FeedbackRow.opportunity_id, func.count(func.distinct(FeedbackRow.holder_id)))
+                    .where(
+                        FeedbackRow.opportunity_id.in_(chunk),
+                        FeedbackRow.verdict == "interested",
+                        FeedbackRow.created_at >= since,
+                    )
+                    .group_by(FeedbackRow.opportunity_id)
+                )
+                counts.update({opportunity_id: int(n) for opportunity_id, n in session.execute(query)})
+        return counts
 
     def save_widening(
         self, session: Session, holder_id: str, constraint: str, value: Any, account: str

@@ -11,11 +11,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from matcher.clock import utcnow
-from matcher.store.database import Database
+from matcher.store.database import IN_CHUNK, Database
 from matcher.store.schema import DigestRunRow, HolderRow, SendRow
-
-#: Ids per SQL ``IN (...)``: below every database's limit on bound parameters.
-IN_CHUNK = 900
 
 
 class DigestLedger:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -182,6 +183,36 @@ class SendRow(Base):
     clock: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     message_id: Mapped[str] = mapped_column(String(255))
+
+
+class ImpressionRow(Base):
+    """How often one offer was shown on one day through one channel (« search » for a
+    counsellor's matches, « digest » for a weekly e-mail): counts only, never to whom."""
+
+    __tablename__ = "offer_impressions"
+
+    opportunity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ContactProposalRow(Base):
+    """An officer proposed to put one holder in touch about one offer, through the holder's
+    counsellor; erased with the holder."""
+
+    __tablename__ = "contact_proposals"
+    __table_args__ = (
+        UniqueConstraint("opportunity_id", "holder_id", name="uq_contact_proposals_offer_holder"),
+    )
+
+    proposal_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    opportunity_id: Mapped[str] = mapped_column(String(64))
+    holder_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("holders.id", ondelete="CASCADE"), index=True
+    )
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CatalogueState(Base):
