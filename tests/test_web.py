@@ -452,7 +452,7 @@ def test_an_officer_publishes_through_the_form_and_the_next_query_finds_it(page:
     assert offer["territory"] == ACCOUNTS["officer"][3] and offer["expires_on"] == "2027-09-30"
     holder = {
         "id": "h-web-epicerie",
-        "project": "Je veux reprendre une épicerie de village avec un bar, et vivre au-dessus de la boutique.",
+        "project": "Je veux reprendre une épicerie de village avec un bar et vivre au-dessus de la boutique.",
         "kinds": ["takeover"],
         "origin": {"commune": "Aubusson", "department": "23"},
         "max_distance_km": 40,
