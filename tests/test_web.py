@@ -504,3 +504,34 @@ def test_candidates_are_pseudonymous_and_a_proposal_goes_to_the_counsellor(page:
     assert "Boulangerie-pâtisserie" in sent.message["Subject"]
     assert "pseudonyme" in sent.text and ACCOUNTS["officer"][2] in sent.text
     assert [name for name in names if name in sent.text]  # the counsellor knows whom it is about
+
+
+def test_an_office_spreadsheet_imports_through_the_page_with_its_report(
+    page: Page, site: Site, tmp_path: Path
+) -> None:
+    header = "identifiant;type;titre;description;territoire;commune;département;prix;logement;date limite"
+    rows = [
+        "act-web-import-1;Offre d'activité;Coiffeur·se pour le salon communal de Crocq;Le salon est équipé "
+        f"et le loyer modéré, la commune cherche quelqu'un pour le rouvrir.;{ACCOUNTS['officer'][3]};"
+        "Crocq;23;Nous consulter;oui;30/06/2027",
+        f"act-web-import-2;Offre d'activité;;Sans titre;{ACCOUNTS['officer'][3]};Crocq;23;;non;",
+        "act-web-import-3;Offre d'activité;Pas chez nous;Une offre d'un autre territoire.;Pays de Figeac;"
+        "Figeac;46;;non;",
+    ]
+    sheet = tmp_path / "offres été 2027.csv"
+    sheet.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("cp1252"))  # as Excel saves it
+    sign_in(page, "officer")
+    page.get_by_role("link", name="Importer un fichier").click()
+    page.get_by_label("Fichier à importer").set_input_files(sheet)
+    page.get_by_role("button", name="Importer les offres").click()
+    expect(page.get_by_role("status")).to_contain_text("1 offre ajoutée")
+    expect(page.get_by_role("status")).to_contain_text("2 refusées")
+    refused = page.locator("table tbody tr")
+    expect(refused).to_have_count(2)
+    expect(refused.nth(0)).to_contain_text("champ obligatoire manquant")
+    expect(refused.nth(1)).to_contain_text("Pays de Figeac")
+    assert_accessible(page, "import")
+    page.screenshot(path=site.screenshots / "offres-import.png", full_page=True)
+    offer = site.api("officer", "GET", "/v1/opportunities/act-web-import-1").json()
+    assert offer["housing"] is True and offer.get("price_eur") is None and offer["expires_on"] == "2027-06-30"
+    assert site.api("officer", "GET", "/v1/opportunities/act-web-import-3").status_code == 404

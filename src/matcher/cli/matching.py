@@ -156,6 +156,10 @@ def demo(
             for role, email, password in signed:
                 out.print(f"  {role} : {email} / mot de passe {password}", highlight=False)
             os.environ["MATCHER_HOME"] = str(settings.home)
+            if not os.environ.get("MATCHER_SMTP_HOST"):
+                # No mail server in a demo: the e-mails the pages send are written as files.
+                outbox = os.environ.setdefault("MATCHER_OUTBOX", str(settings.home / "courriels"))
+                out.print(f"Les e-mails envoyés par les pages (mises en relation) sont écrits dans {outbox}")
             run_service("127.0.0.1", port)
     finally:
         if temporary is not None:
