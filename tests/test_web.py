@@ -535,3 +535,19 @@ def test_an_office_spreadsheet_imports_through_the_page_with_its_report(
     offer = site.api("officer", "GET", "/v1/opportunities/act-web-import-1").json()
     assert offer["housing"] is True and offer.get("price_eur") is None and offer["expires_on"] == "2027-06-30"
     assert site.api("officer", "GET", "/v1/opportunities/act-web-import-3").status_code == 404
+
+
+def test_an_officer_updates_an_offer_and_an_unchanged_commune_keeps_its_place(page: Page, site: Site) -> None:
+    before = site.api("officer", "GET", "/v1/opportunities/act-002-boulanger-crocq").json()
+    sign_in(page, "officer")
+    page.get_by_role("link", name=re.compile("^Crocq cherche son boulanger")).click()
+    expect(page.get_by_label("Commune (obligatoire)")).to_have_value("Crocq (Creuse, 23)")
+    expect(page.get_by_label("Prix ou investissement (€)")).to_have_value("25 000 €")
+    assert_accessible(page, "modifier une offre")
+    page.get_by_label("Prix ou investissement (€)").fill("18 000 €")
+    page.get_by_role("button", name="Enregistrer les modifications").click()
+    expect(page).to_have_url(re.compile(r"/offres\?modifiee=act-002-boulanger-crocq$"))
+    after = site.api("officer", "GET", "/v1/opportunities/act-002-boulanger-crocq").json()
+    assert after["price_eur"] == 18_000
+    assert after["location"] == before["location"] and after["title"] == before["title"]
+    assert after["contact_email"] == before.get("contact_email")

@@ -139,7 +139,8 @@ async def _save_form(
             return _form_page(request, person, stored, values, field_errors(error), 422)
         except OutOfScope as error:
             return _form_page(request, person, stored, values, {"territory": str(error)}, 422)
-        return RedirectResponse(f"/offres?publiee={offer.id}", status_code=303)
+        done = "publiee" if opportunity_id is None else "modifiee"
+        return RedirectResponse(f"/offres?{done}={offer.id}", status_code=303)
 
     return await run_in_threadpool(save)
 
