@@ -209,7 +209,8 @@ def methods() -> list[Method]:
         Method(
             "use-only", "multilingual USE cosine alone (the engine's vectors), among those passing", rank_use
         ),
-        Method(DEFAULT, "the shipped engine: Engine.match with scoring.DEFAULT_WEIGHTS", engine_ranker()),
+        Method(DEFAULT, "the shipped engine: Engine.match with the shipped learned ranker", engine_ranker()),
+        Method("hand-weights", "the engine with scoring.DEFAULT_WEIGHTS (the fallback)", engine_ranker(DEFAULT_WEIGHTS)),
     ]
     for component in COMPONENTS:
         weights = dataclasses.replace(DEFAULT_WEIGHTS, **{component: 0.0})

@@ -36,6 +36,7 @@ from matcher.encoders import Encoder, load_encoder
 from matcher.engine import Engine
 from matcher.errors import InvalidFile, MatcherError
 from matcher.intake import ImportReport, import_records, read_file, read_records
+from matcher.ranker import read_grades
 
 #: The labelled set was judged for this day (what is live, what has expired).
 TODAY = date(2026, 11, 22)
@@ -57,24 +58,9 @@ def log(message: str) -> None:
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """``holder_id<TAB>opportunity_id<TAB>grade`` with that header; grades > 0 are kept."""
-    text = read_file(path).decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
-    if not rows or [c.strip() for c in rows[0]] != ["holder_id", "opportunity_id", "grade"]:
-        raise InvalidFile(f"{path} : en-tête attendu « holder_id<TAB>opportunity_id<TAB>grade »")
-    qrels: dict[str, dict[str, int]] = {}
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != 3:
-            raise InvalidFile(f"{path} : ligne {number} : 3 colonnes attendues, {len(row)} trouvées")
-        holder, opportunity, grade = (cell.strip() for cell in row)
-        try:
-            value = int(grade)
-        except ValueError:
-            raise InvalidFile(f"{path} : ligne {number} : note entière attendue, reçu {grade!r}") from None
-        if value > 0:
-            qrels.setdefault(holder, {})[opportunity] = value
-    return qrels
+    grades = read_grades(read_file(path).decode("utf-8-sig"), str(path))
+    kept = {h: {o: g for o, g in given.items() if g > 0} for h, given in grades.items()}
+    return {h: given for h, given in kept.items() if given}
 
 
 def _import(engine: Engine, kind: str, path: Path) -> ImportReport:

@@ -71,12 +71,16 @@ def test_distance_department_kind_and_sector_reasons() -> None:
     )
     reasons, _ = reasons_for(profile, "bakery")
     by_code = {r.code: r for r in reasons}
-    assert {"distance", "department_targeted", "sector_sought"} <= set(by_code)
+    assert {"distance", "sector_sought"} <= set(by_code)
     distance = by_code["distance"].values["distance_km"]
     assert by_code["distance"].text == f"À {distance:.0f} km de Felletin" and 13 < distance < 15
-    assert by_code["department_targeted"].values == {"department": "23"}
-    assert by_code["department_targeted"].text == "Dans un département visé : Creuse (23)"
+    # One reason per idea: the distance says where it is, the department would say it again.
+    assert "department_targeted" not in by_code
     assert len(reasons) <= 5
+    reasons, _ = reasons_for(profile.model_copy(update={"origin": None, "max_distance_km": None}), "bakery")
+    (department,) = [r for r in reasons if r.code == "department_targeted"]
+    assert department.values == {"department": "23"}
+    assert department.text == "Dans un département visé : Creuse (23)"
 
 
 def test_housing_remote_and_partner_reasons_and_their_warnings() -> None:
@@ -107,8 +111,10 @@ def test_shared_words_need_the_lexical_evidence() -> None:
     assert "shared_words" not in codes(reasons)
 
 
-def test_weights_sum_to_one() -> None:
-    assert abs(sum(DEFAULT_WEIGHTS.as_dict().values()) - 1.0) < 1e-9
+def test_rewards_sum_to_one_and_penalties_are_negative() -> None:
+    weights = DEFAULT_WEIGHTS.as_dict()
+    assert abs(sum(w for w in weights.values() if w > 0) - 1.0) < 1e-9
+    assert weights["other_trade"] < 0 and weights["denied_need"] < 0
 
 
 def test_a_different_trade_of_the_same_family_is_a_warning_not_a_match() -> None:
@@ -132,3 +138,75 @@ def test_a_different_trade_of_the_same_family_is_a_warning_not_a_match() -> None
     baker = HolderProfile(project="Boulanger", trades=["boulanger"])
     reasons, warnings = explain(baker, BY_ID["grocery"], facts, TODAY)
     assert "trade_differs" not in codes(warnings) and "sector_differs" in codes(warnings)
+
+
+def test_reasons_for_a_territory_officer_speak_of_the_holder() -> None:
+    profile = HolderProfile(project="Reprendre une boulangerie", budget_eur=150_000, partner_sector="batiment")
+    reasons, warnings = explain(profile, BY_ID["bakery"], _facts(profile, "bakery"), TODAY, voice="officer")
+    texts = {r.code: r.text for r in reasons}
+    assert texts["budget_fits"] == "Son budget (150 000 €) couvre le prix demandé (90 000 €)"
+    holder_reasons, _ = explain(profile, BY_ID["bakery"], _facts(profile, "bakery"), TODAY)
+    assert {r.code: r.values for r in holder_reasons} == {r.code: r.values for r in reasons}
+    assert "tient dans votre budget" in {r.code: r.text for r in holder_reasons}["budget_fits"]
+    for reason in reasons + warnings:
+        assert "votre" not in reason.text and "vous" not in reason.text
+    _, warnings = explain(profile, BY_ID["cafe"], _facts(profile, "cafe"), TODAY, voice="officer")
+    (partner,) = [w for w in warnings if w.code == "no_partner_work"]
+    assert partner.text == "Son ou sa conjoint·e cherche en bâtiment : aucune offre à moins de 30 km"
+
+    doctor = HolderProfile(project="Médecin", partner_sector="batiment", needs_housing=True)
+    reasons, _ = explain(doctor, BY_ID["doctor"], _facts(doctor, "doctor"), TODAY, voice="officer")
+    (nearby,) = [r for r in reasons if r.code == "partner_work_nearby"]
+    assert nearby.text == "Son ou sa conjoint·e cherche en bâtiment : 1 offre à moins de 30 km"
+    _, warnings = explain(doctor, BY_ID["cafe"], _facts(doctor, "cafe"), TODAY, voice="officer")
+    assert "Cherche un logement : aucun signalé sur place" in [w.text for w in warnings]
+
+
+def _facts(profile: HolderProfile, offer_id: str, **scores: float) -> MatchFacts:
+    parts, distance, partner = parts_for(profile, offer_id, **scores)
+    return MatchFacts(parts=parts, distance_km=distance, partner_count=partner, shared_words=[])
+
+
+def test_no_investment_is_said_only_where_the_offer_says_so() -> None:
+    profile = HolderProfile(project="Médecin généraliste", budget_eur=30_000)
+    reasons, _ = reasons_for(profile, "doctor")  # price 0
+    assert "Pas d'investissement de départ demandé" in [r.text for r in reasons]
+    assert "budget_fits" not in codes(reasons)
+    reasons, _ = reasons_for(HolderProfile(project="Maçon", budget_eur=30_000), "mason")  # unknown
+    assert not {"budget_fits", "no_investment"} & set(codes(reasons))
+
+
+def test_work_for_the_partner_is_said_as_such_never_as_the_projects_fit() -> None:
+    profile = HolderProfile(project="Je veux ouvrir une épicerie", sectors=["commerce"], partner_sector="batiment")
+    reasons, warnings = reasons_for(profile, "mason", words=["atelier"], lexical=0.3, semantic=0.5)
+    assert codes(reasons)[0] == "partner_offer"
+    assert reasons[0].text == (
+        "Pour votre conjoint·e : une offre en bâtiment, son secteur, pas celui de votre projet"
+    )
+    assert not {"project_close", "shared_words"} & set(codes(reasons))
+    assert "sector_differs" not in codes(warnings)
+
+
+def test_a_denied_need_is_a_warning_and_the_offer_no_longer_fits_the_project() -> None:
+    from matcher.explain import fits_the_project
+    from matcher.negation import negations
+
+    baker = HolderProfile(project="Boulanger, je cherche un fournil", trades=["boulanger"])
+    parts, _, _ = parts_for(baker, "bakery", semantic=0.6, lexical=0.3)
+    (absence,) = negations("Pas de fournil sur place.")
+    facts = MatchFacts(parts=parts, distance_km=None, partner_count=0, shared_words=["fournil"], denied=[absence])
+    reasons, warnings = explain(baker, BY_ID["bakery"], facts, TODAY)
+    (denied,) = [w for w in warnings if w.code == "denied_need"]
+    assert denied.text == "L'offre précise : pas de fournil"
+    assert not {"project_close", "shared_words"} & set(codes(reasons))
+    assert not fits_the_project(baker, BY_ID["bakery"], facts)
+
+
+def test_trades_are_components_a_match_rewarded_another_of_the_family_penalised() -> None:
+    from matcher.scoring import trade_components
+
+    nurse = HolderProfile(project="Je suis infirmière et je veux faire des tournées à domicile.")
+    assert nurse.trade_codes == ["J1506"]  # inferred from the project
+    found = trade_components(nurse, np.array(["J1506", "J1103", "D1102", ""]))
+    assert found["trade"].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert found["other_trade"].tolist() == [0.0, 1.0, 0.0, 0.0]

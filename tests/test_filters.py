@@ -74,10 +74,8 @@ def test_relaxations_say_the_smallest_widening_and_what_it_adds() -> None:
     # Crocq's bakery is 14 km away but 90 000 €: only the budget stops it.
     assert (options["budget_eur"].value, options["budget_eur"].additional) == (90_000, 1)
     assert describe_relaxation(options["budget_eur"]).text == "1 offre de plus avec un budget de 90 000 €"
-    # Aubusson's grocery (150 000 €) is beyond the budget too: a wider radius adds nothing on its own,
-    # Figeac's café (60 000 €) is 145 km away.
-    assert options["max_distance_km"].value == 150 and options["max_distance_km"].additional == 1
-    assert describe_relaxation(options["max_distance_km"]).text == "1 offre de plus jusqu'à 150 km"
+    # Figeac's café (60 000 €) is 145 km away: ten times the holder's 15 km is another project.
+    assert "max_distance_km" not in options
     # The doctor's post (0 €) and the mason's (price unknown) are in Felletin itself.
     kinds = describe_relaxation(options["kinds"])
     assert (
@@ -104,3 +102,28 @@ def test_a_region_relaxation_names_the_region() -> None:
     options = {o.constraint: o for o in relaxation_options(profile, view, outcome, wanted=2)}
     assert options["regions"].value == ["75"]
     assert describe_relaxation(options["regions"]).text == "3 offres de plus en ajoutant : Nouvelle-Aquitaine"
+
+
+def test_widenings_stay_within_reach_of_the_project() -> None:
+    view = hand_view()
+    # 60 000 € with 50 km: Crocq's bakery (90 000 €) is exactly +50 %, Aubusson's grocery
+    # (150 000 €) is beyond reach; Figeac's café (145 km) is beyond twice the distance.
+    profile = HolderProfile(
+        project="Reprendre un commerce", budget_eur=60_000, origin=PLACES["felletin"], max_distance_km=50,
+        kinds=["takeover"],
+    )  # fmt: skip
+    outcome = hard_filters(profile, view, TODAY)
+    options = {o.constraint: o for o in relaxation_options(profile, view, outcome, wanted=5)}
+    assert options["budget_eur"].value == 90_000 and options["budget_eur"].additional == 1
+    assert "max_distance_km" not in options
+    nearer = profile.model_copy(update={"max_distance_km": 80.0, "budget_eur": 200_000})
+    options = {o.constraint: o for o in relaxation_options(nearer, view, hard_filters(nearer, view, TODAY), 5)}
+    assert options["max_distance_km"].value == 150 and options["max_distance_km"].additional == 1
+
+    # A coworking space is proposed to a remote worker, never to a carpenter seeking a workshop.
+    carpenter = HolderProfile(project="Menuisier, je cherche un atelier à reprendre", kinds=["takeover"])
+    options = {o.constraint: o for o in relaxation_options(carpenter, view, hard_filters(carpenter, view, TODAY), 9)}
+    assert "coworking" not in options["kinds"].value
+    remote = carpenter.model_copy(update={"remote_worker": True})
+    options = {o.constraint: o for o in relaxation_options(remote, view, hard_filters(remote, view, TODAY), 9)}
+    assert "coworking" in options["kinds"].value

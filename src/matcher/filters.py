@@ -110,30 +110,56 @@ def _round_up(value: float, step: float) -> float:
     return math.ceil(value / step) * step
 
 
+#: How far a widening may go and still be about the same project: a budget at most half as
+#: much again as the holder's, a distance at most twice theirs and never beyond the ceiling.
+BUDGET_REACH = 1.5
+DISTANCE_REACH = 2.0
+DISTANCE_CEILING_KM = 300.0
+#: Words of a project that could use a shared workspace (someone working remotely or freelance).
+REMOTE_WORDS = ("télétravail", "teletravail", "à distance", "freelance", "indépendant", "coworking", "tiers-lieu")
+
+
+def could_use(profile: HolderProfile, kind: str) -> bool:
+    """Whether the project could use an offer of ``kind``: a coworking space only for someone
+    who works remotely or freelance; a takeover or an activity for anyone."""
+    if kind != "coworking":
+        return True
+    text = f"{profile.project} {profile.experience or ''}".lower()
+    return profile.remote_worker or any(word in text for word in REMOTE_WORDS)
+
+
 def relaxation_options(
     profile: HolderProfile, view: CatalogueView, outcome: FilterOutcome, wanted: int
 ) -> list[RelaxationOption]:
-    """For each relaxable constraint, the smallest widening that adds what is missing.
+    """For each relaxable constraint, the smallest widening that adds what is missing, within
+    the reach that keeps it the same project (``BUDGET_REACH``, ``DISTANCE_REACH``, ``could_use``).
 
     ``wanted`` is how many more opportunities would fill the result; when the constraint
-    cannot add that many, the widening that adds all it can is proposed.
+    cannot add that many, the widening that adds all it can within reach is proposed; nothing
+    when nothing is within reach.
     """
     a = view.arrays
     options: list[RelaxationOption] = []
     if profile.max_distance_km is not None and outcome.distances_km is not None:
+        reach = min(profile.max_distance_km * DISTANCE_REACH, DISTANCE_CEILING_KM)
         gained = np.sort(outcome.distances_km[_all_but(outcome, "distance")])
+        gained = gained[gained <= reach]
         if len(gained):
-            limit = _round_up(gained[min(wanted, len(gained)) - 1], 10)
+            limit = min(_round_up(gained[min(wanted, len(gained)) - 1], 10), reach)
             options.append(RelaxationOption("max_distance_km", limit, int((gained <= limit).sum())))
     if profile.budget_eur is not None:
+        reach = profile.budget_eur * BUDGET_REACH
         gained = np.sort(a["price_eur"][_all_but(outcome, "budget")])
+        gained = gained[gained <= reach]
         if len(gained):
-            budget = _round_up(gained[min(wanted, len(gained)) - 1], 5000)
+            budget = min(_round_up(gained[min(wanted, len(gained)) - 1], 5000), reach)
             options.append(RelaxationOption("budget_eur", budget, int((gained <= budget).sum())))
     for constraint, column in (("departments", "department"), ("regions", "region"), ("kinds", "kind")):
         if getattr(profile, constraint):
             values, counts = np.unique(a[column][_all_but(outcome, column)], return_counts=True)
             ranked = sorted(zip(counts.tolist(), values.tolist(), strict=True), reverse=True)
+            if constraint == "kinds":
+                ranked = [(count, kind) for count, kind in ranked if could_use(profile, kind)]
             chosen, total = [], 0
             for count, value in ranked:
                 if total >= wanted:

@@ -11,6 +11,8 @@ import snowballstemmer
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matcher.negation import negated_spans
+
 #: Function words that carry no topic in a listing or a project.
 FRENCH_STOP_WORDS = frozenset(
     """
@@ -63,12 +65,17 @@ class FrenchAnalyzer:
     """Lower-cases, drops accents and stop words, stems with Snowball; remembers surface forms."""
 
     def words(self, text: str) -> list[tuple[str, str]]:
-        """(stem, surface word) pairs of the meaningful words of ``text``."""
+        """(stem, surface word) pairs of the meaningful words of ``text``; words the text says
+        are absent (« pas de fournil ») are not among them: sharing them is no match."""
+        lowered = text.lower()
+        spans = negated_spans(lowered)
         pairs = []
-        for surface in re.findall(r"[\wÀ-ÿ]+", text.lower()):
-            stem = _stem(surface)
+        for match in re.finditer(r"[\wÀ-ÿ]+", lowered):
+            if spans and any(start <= match.start() < end for start, end in spans):
+                continue
+            stem = _stem(match.group())
             if stem is not None:
-                pairs.append((stem, surface))
+                pairs.append((stem, match.group()))
         return pairs
 
     def __call__(self, text: str) -> list[str]:

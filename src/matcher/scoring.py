@@ -8,6 +8,7 @@ bonus. The final score is the weighted sum of the components.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 
@@ -17,6 +18,8 @@ from matcher.catalogue import CatalogueView, among, day_number
 from matcher.domain import HolderProfile
 from matcher.filters import PRICED_KINDS
 from matcher.geo import haversine_km
+from matcher.negation import Negation
+from matcher.taxonomy import TRADES
 
 #: Distance at which the distance component falls to 1/e.
 DISTANCE_SCALE_KM = 120.0
@@ -28,7 +31,8 @@ PARTNER_RADIUS_KM = 30.0
 
 @dataclass(frozen=True)
 class Weights:
-    """The weight of each component in the final score (they sum to 1).
+    """The weight of each component in the hand-set score: the learned ranker's fallback and
+    baseline (``matcher.ranker``). The rewards sum to 1; penalties are negative.
 
     semantic   cosine similarity of the project and the offer embeddings (meaning)
     lexical    TF-IDF overlap of their words (French stems, no stop words)
@@ -39,6 +43,9 @@ class Weights:
     remote     the holder works remotely and the place suits it (coworking, remote-friendly)
     partner    the partner's sector is offered within PARTNER_RADIUS_KM of the offer
     freshness  exp(-days since published or updated / FRESHNESS_SCALE_DAYS)
+    trade      the offer's trade is one the holder named or their project describes
+    other_trade  the offer's trade is another of the same family (a dentist's practice for a nurse)
+    denied_need  the offer says it lacks something the holder needs (« pas de fournil »)
 
     Budget headroom weighs little on purpose: a cheap offer is not a better fit for that
     (with 0.05 a free medical office outranked a grocery for a would-be grocer); measured with
@@ -47,13 +54,16 @@ class Weights:
 
     semantic: float = 0.45
     lexical: float = 0.18
-    sector: float = 0.10
+    sector: float = 0.06
+    trade: float = 0.04
     distance: float = 0.07
     budget: float = 0.02
     housing: float = 0.06
     remote: float = 0.06
     partner: float = 0.03
     freshness: float = 0.03
+    other_trade: float = -0.06
+    denied_need: float = -0.06
 
     def as_dict(self) -> dict[str, float]:
         return _weights_dict(self)
@@ -94,8 +104,12 @@ def components(
     distances_km: np.ndarray | None,
     partner_counts: np.ndarray,
     today: date,
+    trade_codes: np.ndarray | None = None,
+    denied: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Each soft component for the opportunities at ``positions`` (``distances_km`` aligned)."""
+    """Each soft component for the opportunities at ``positions`` (``distances_km``, the offers'
+    ``trade_codes`` and ``denied``, the count of the holder's needs each offer says it lacks,
+    aligned)."""
     a = view.arrays
     kind, price = a["kind"][positions], a["price_eur"][positions]
     zeros = np.zeros(len(positions))
@@ -118,7 +132,45 @@ def components(
         "remote": remote_place.astype(float) if profile.remote_worker else zeros,
         "partner": (partner_counts > 0).astype(float),
         "freshness": np.exp(-np.clip(np.nan_to_num(age_days, nan=365.0), 0, None) / FRESHNESS_SCALE_DAYS),
+        **trade_components(profile, trade_codes if trade_codes is not None else np.full(len(positions), "")),
+        "denied_need": zeros if denied is None else (denied > 0).astype(float),
     }
+
+
+def trade_components(profile: HolderProfile, trade_codes: np.ndarray) -> dict[str, np.ndarray]:
+    """``trade`` (the offer's trade is sought) and ``other_trade`` (another trade of a family
+    the holder's trades belong to) for offers whose ROME codes are ``trade_codes`` ("" unknown)."""
+    sought = [TRADES[c] for c in profile.trade_codes if c in TRADES]
+    if not sought:
+        zeros = np.zeros(len(trade_codes))
+        return {"trade": zeros, "other_trade": zeros}
+    families = {t.family for t in sought}
+    match = among(trade_codes, [t.code for t in sought])
+    known = trade_codes != ""
+    family_of = np.array([TRADES[c].family if c in TRADES else "" for c in trade_codes.tolist()], dtype="U16")
+    other = known & ~match & among(family_of, families)
+    return {"trade": match.astype(float), "other_trade": other.astype(float)}
+
+
+#: Absences that are no loss: « sans loyer », « hors stock », « sans droit d'entrée ».
+FAVOURABLE_ABSENCES = (
+    "loyer frais charges droit investissement investir stock taxe apport engagement commission "
+    "tarder attendre successeur repreneur"
+)
+
+
+def denied_needs(
+    need_stems: frozenset[str], absences: tuple[Negation, ...], stems: Callable[[str], frozenset[str]]
+) -> list[Negation]:
+    """The absences an offer states (``absences``) that deny one of the holder's needs, read as
+    the stems of their project (``need_stems``)."""
+    favourable = stems(FAVOURABLE_ABSENCES)
+    denied = []
+    for absence in absences:
+        words = stems(" ".join(absence.words)) - favourable
+        if words & need_stems:
+            denied.append(absence)
+    return denied
 
 
 #: A match is about the project at all when it is in a sector the holder named, shares

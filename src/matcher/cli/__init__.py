@@ -6,6 +6,7 @@ matching  ``matcher index``, ``match`` and ``demo``
 digest    ``matcher digest`` and ``unsubscribe``
 accounts  ``matcher users``
 serve     ``matcher serve``
+ranker    ``matcher ranker train`` and ``evaluate``
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typer
 
 from matcher.cli import digest, matching
 from matcher.cli.accounts import users_app
+from matcher.cli.ranker import ranker_app
 from matcher.cli.records import geo_app, import_app
 from matcher.cli.serve import serve
 
@@ -24,6 +26,7 @@ app = typer.Typer(
 app.add_typer(import_app, name="import")
 app.add_typer(geo_app, name="geo")
 app.add_typer(users_app, name="users")
+app.add_typer(ranker_app, name="ranker")
 app.command("index")(matching.index)
 app.command("match")(matching.match)
 app.command("demo")(matching.demo)

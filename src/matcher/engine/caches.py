@@ -12,6 +12,7 @@ from scipy import sparse
 
 from matcher.domain import Opportunity, opportunity_text
 from matcher.lexical import LexicalModel
+from matcher.negation import Negation, negations
 
 #: Opportunities kept ready for scoring (record, TF-IDF row, stems).
 DOCUMENT_CACHE_SIZE = 20_000
@@ -20,11 +21,13 @@ QUERY_CACHE_SIZE = 10_000
 
 @dataclass(frozen=True)
 class Document:
-    """An opportunity as scoring reads it: the record, its TF-IDF row and its stems."""
+    """An opportunity as scoring reads it: the record, its TF-IDF row, its stems and what it
+    says it lacks."""
 
     opportunity: Opportunity
     vector: sparse.csr_matrix
     stems: frozenset[str]
+    absences: tuple[Negation, ...] = ()
 
 
 class DocumentCache:
@@ -47,7 +50,9 @@ class DocumentCache:
             texts = [opportunity_text(records[r]) for r in missing]
             vectors = lexical.transform(texts)
             for i, (row_id, text) in enumerate(zip(missing, texts, strict=True)):
-                self._documents[row_id] = Document(records[row_id], vectors[i], lexical.stems(text))
+                self._documents[row_id] = Document(
+                    records[row_id], vectors[i], lexical.stems(text), negations(text)
+                )
         for row_id in row_ids:
             self._documents.move_to_end(row_id)
         found = [self._documents[r] for r in row_ids]

@@ -43,6 +43,7 @@ from matcher.encoders import Encoder, load_encoder
 from matcher.engine.caches import DocumentCache, QueryCache
 from matcher.engine.outreach import SEARCH, Outreach
 from matcher.engine.ranking import Ranker
+from matcher.engine.training import RankerComparison, TrainingReport, adopt, adopted_model, compare, train
 from matcher.engine.upkeep import IndexKeeper, Progress, SyncReport
 from matcher.errors import InvalidRecord, MatcherError, NotFound, OutOfScope, SignInRefused
 from matcher.geo import Commune, Gazetteer, read_communes_csv
@@ -56,7 +57,8 @@ from matcher.intake import (
     validate_opportunity,
     with_organisation,
 )
-from matcher.scoring import DEFAULT_WEIGHTS, Weights
+from matcher.ranker import Scorer, load_scorer
+from matcher.scoring import Weights
 from matcher.store import DigestLedger, SaveOutcome, Store
 from matcher.taxonomy import Taxonomy
 
@@ -104,9 +106,8 @@ class Health:
 class Engine:
     """Catalogue, holders and matching over one ``MATCHER_HOME``."""
 
-    def __init__(
-        self, settings: Settings, encoder: Encoder | None = None, weights: Weights = DEFAULT_WEIGHTS
-    ):
+    def __init__(self, settings: Settings, encoder: Encoder | None = None, weights: Weights | None = None):
+        """``weights``: rank with these hand weights instead of the learned ranker in use."""
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIRECTORY)
         self.store = Store(settings.db_url)
@@ -117,7 +118,13 @@ class Engine:
         self._gazetteer_size = 0
         documents, queries = DocumentCache(), QueryCache()
         self.keeper = IndexKeeper(settings, self.store, lambda: self.encoder, documents)
-        self.ranker = Ranker(self.keeper, documents, queries, lambda: self.encoder, weights)
+        self.ranker = Ranker(
+            self.keeper,
+            documents,
+            queries,
+            lambda: self.encoder,
+            load_scorer(adopted_model(settings.home), weights),
+        )
         self.outreach = Outreach(settings, self.store)
 
     def close(self) -> None:
@@ -143,8 +150,9 @@ class Engine:
         return self.vocabulary
 
     @property
-    def weights(self) -> Weights:
-        return self.ranker.weights
+    def scorer(self) -> Scorer:
+        """What orders the matches: the learned ranker in use, or the hand weights."""
+        return self.ranker.scorer
 
     # --- derived views ---------------------------------------------------------------------
 
@@ -529,8 +537,30 @@ class Engine:
     def candidates(
         self, opportunity_id: str, top: int = 10, today: date | None = None
     ) -> list[tuple[HolderProfile, Match]]:
-        """Holders who share their profile with territories, ranked by fit to one offer."""
+        """Holders who share their profile with territories, ranked by fit to one offer; the
+        reasons speak of the holder to the territory's officer, in the third person."""
         return self.ranker.candidates(opportunity_id, top, today or date.today())
+
+    # --- the learned ranker ----------------------------------------------------------------
+
+    def train_ranker(
+        self, grades: dict[str, dict[str, int]] | None = None, today: date | None = None
+    ) -> TrainingReport:
+        """Train a candidate ranker on ``grades`` (a labelled set of stored holders) and the stored
+        feedback when there is enough; saved as the home's candidate, not yet used."""
+        return train(self.ranker, self.store, self.settings.home, grades or {}, today or date.today())
+
+    def evaluate_ranker(
+        self, grades: dict[str, dict[str, int]] | None = None, today: date | None = None
+    ) -> RankerComparison:
+        """Whether the candidate beats the ranker in use, holder by holder on the same labels."""
+        return compare(self.ranker, self.store, self.settings.home, grades or {}, today or date.today())
+
+    def adopt_ranker(self) -> Path:
+        """Put the candidate in use (the caller checked it beats the current one)."""
+        path = adopt(self.settings.home)
+        self.ranker.scorer = load_scorer(path)
+        return path
 
     # --- state -----------------------------------------------------------------------------
 

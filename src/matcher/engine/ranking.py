@@ -16,11 +16,22 @@ from scipy import sparse
 from matcher.catalogue import CatalogueView
 from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, Opportunity, profile_text
 from matcher.encoders import Encoder, embed_documents
-from matcher.engine.caches import DocumentCache, QueryCache
+from matcher.engine.caches import Document, DocumentCache, QueryCache
 from matcher.engine.upkeep import IndexKeeper
-from matcher.explain import MatchFacts, describe_relaxation, explain, fit_label
+from matcher.explain import (
+    FIT_THRESHOLDS,
+    HAND_FIT_THRESHOLDS,
+    MatchFacts,
+    Voice,
+    describe_relaxation,
+    explain,
+    fit_label,
+    fits_the_project,
+)
 from matcher.filters import FilterOutcome, hard_filters, relaxation_options
-from matcher.scoring import Weights, components, final_scores, on_topic, partner_offers
+from matcher.negation import Negation
+from matcher.ranker import FEATURES, Scorer, TrainingSet, feature_matrix
+from matcher.scoring import components, denied_needs, partner_offers
 from matcher.store.catalogue import draft_row
 
 #: How many semantic neighbours are re-scored with the soft features, per result wanted.
@@ -38,6 +49,7 @@ class Search:
     top: int
     today: date
     positions: np.ndarray | None = None
+    voice: Voice = "holder"
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,18 @@ class Seeker:
     rejected: set[str]
 
 
+@dataclass(frozen=True)
+class Pool:
+    """The offers scored for one profile: records, components and the evidence reasons quote."""
+
+    documents: list[Document]
+    parts: dict[str, np.ndarray]
+    distances_km: np.ndarray | None
+    partner_counts: np.ndarray
+    denied: list[list[Negation]]
+    query: str
+
+
 class Ranker:
     """Matches profiles against the catalogue the keeper holds."""
 
@@ -58,13 +82,13 @@ class Ranker:
         documents: DocumentCache,
         queries: QueryCache,
         encoder: Callable[[], Encoder],
-        weights: Weights,
+        scorer: Scorer,
     ):
         self.keeper = keeper
         self.documents = documents
         self.queries = queries
         self._encoder = encoder
-        self.weights = weights
+        self.scorer = scorer
 
     def profile_vectors(self, profiles: list[HolderProfile]) -> np.ndarray:
         """The profiles' texts embedded in one batch, reusing those embedded recently."""
@@ -81,8 +105,10 @@ class Ranker:
         top: int,
         today: date,
         among: set[str] | None = None,
+        voice: Voice = "holder",
     ) -> list[MatchResult]:
-        """Each profile's ``top`` opportunities; ``among`` restricts them to those ids."""
+        """Each profile's ``top`` opportunities; ``among`` restricts them to those ids; ``voice``
+        says whom the reasons speak to (the holder, or a territory's officer about them)."""
         self.keeper.refresh()
         # Encoding runs outside the engine lock: one request's projects are encoded while
         # another's are scored.
@@ -93,7 +119,7 @@ class Ranker:
             if among is not None:
                 # Restricted to a few offers (the digest's new ones), filters run on those alone.
                 positions = np.flatnonzero(np.isin(self.keeper.view.arrays["id"], list(among)))
-            search = Search(top=top, today=today, positions=positions)
+            search = Search(top=top, today=today, positions=positions, voice=voice)
             return [
                 self._match_one(Seeker(p, vectors[i : i + 1], rejected.get(p.id or "", set())), search)
                 for i, p in enumerate(profiles)
@@ -119,6 +145,32 @@ class Ranker:
             relaxations=relaxations,
         )
 
+    def _measure(
+        self,
+        profile: HolderProfile,
+        row_ids: np.ndarray,
+        similarities: np.ndarray,
+        outcome: FilterOutcome,
+        today: date,
+    ) -> Pool:
+        """Every component of the offers ``row_ids`` for one profile, and the evidence behind."""
+        view = self.keeper.view
+        index, lexical_model = self.keeper.loaded()
+        positions = view.positions(row_ids)
+        distances_km = outcome.distances_at(positions)
+        documents = self.documents.get(row_ids.tolist(), self.keeper.store.catalogue.by_row_id, lexical_model)
+        query = profile_text(profile)
+        lexical = lexical_model.similarity(query, sparse.vstack([d.vector for d in documents]))
+        partner_counts = partner_offers(view, positions, profile.partner_family, today)
+        needs = lexical_model.stems(query + (" logement" if profile.needs_housing else ""))
+        denied = [denied_needs(needs, d.absences, lexical_model.stems) for d in documents]
+        trades = np.array([d.opportunity.trade_code or "" for d in documents], dtype="U8")
+        parts = components(
+            profile, view, positions, similarities, lexical, distances_km, partner_counts, today,
+            trade_codes=trades, denied=np.array([len(d) for d in denied]),
+        )  # fmt: skip
+        return Pool(documents, parts, distances_km, partner_counts, denied, query)
+
     def _rank(
         self,
         seeker: Seeker,
@@ -129,33 +181,28 @@ class Ranker:
     ) -> list[Match]:
         if len(row_ids) == 0:
             return []
-        profile, view = seeker.profile, self.keeper.view
+        profile = seeker.profile
         index, lexical_model = self.keeper.loaded()
-        positions = view.positions(row_ids)
-        distances_km = outcome.distances_at(positions)
         # The semantic component is the closer of the whole offer and its best passage.
         similarities = np.maximum(similarities, index.best_piece(seeker.vector, row_ids))
-        documents = self.documents.get(row_ids.tolist(), self.keeper.store.catalogue.by_row_id, lexical_model)
-        query = profile_text(profile)
-        lexical = lexical_model.similarity(query, sparse.vstack([d.vector for d in documents]))
-        partner_counts = partner_offers(view, positions, profile.partner_family, search.today)
-        parts = components(
-            profile, view, positions, similarities, lexical, distances_km, partner_counts, search.today
-        )
-        scores = final_scores(parts, self.weights)
+        pool = self._measure(profile, row_ids, similarities, outcome, search.today)
+        scores = self.scorer.score(pool.parts)
         order = np.argsort(-scores, kind="stable")[: search.top]
+        thresholds = FIT_THRESHOLDS if self.scorer.learned else HAND_FIT_THRESHOLDS
         matches = []
         for rank, i in enumerate(order.tolist(), start=1):
-            opportunity = documents[i].opportunity
-            own = {name: round(float(values[i]), 4) for name, values in parts.items()}
-            distance = None if distances_km is None else float(distances_km[i])
+            document = pool.documents[i]
+            opportunity = document.opportunity
+            own = {name: round(float(values[i]), 4) for name, values in pool.parts.items()}
+            distance = None if pool.distances_km is None else float(pool.distances_km[i])
             facts = MatchFacts(
                 parts=own,
                 distance_km=distance,
-                partner_count=int(partner_counts[i]),
-                shared_words=lexical_model.shared_words(query, documents[i].stems),
+                partner_count=int(pool.partner_counts[i]),
+                shared_words=lexical_model.shared_words(pool.query, document.stems),
+                denied=pool.denied[i],
             )
-            reasons, warnings = explain(profile, opportunity, facts, search.today, self.weights)
+            reasons, warnings = explain(profile, opportunity, facts, search.today, voice=search.voice)
             matches.append(
                 Match(
                     rank=rank,
@@ -172,20 +219,72 @@ class Ranker:
                     price_eur=opportunity.price_eur,
                     lat=opportunity.location.lat,
                     lon=opportunity.location.lon,
-                    fit=fit_label(float(scores[i]), on_topic(own)),
+                    fit=fit_label(
+                        float(scores[i]), fits_the_project(profile, opportunity, facts), thresholds
+                    ),
                 )
             )
         return matches
+
+    def training_set(
+        self,
+        profiles: list[HolderProfile],
+        labels: dict[str, dict[str, int]],
+        complete: set[str],
+        today: date,
+    ) -> TrainingSet:
+        """Features and grades of each labelled holder's pool, as the search would score it.
+
+        A holder in ``complete`` was judged on everything relevant (a labelled set): the pool's
+        unjudged offers count as grade 0. Otherwise (feedback) only the judged offers count.
+        """
+        self.keeper.refresh()
+        vectors = self.profile_vectors(profiles)
+        rows: list[tuple[np.ndarray, np.ndarray, str, np.ndarray, np.ndarray]] = []
+        with self.keeper.lock:
+            view = self.keeper.view
+            index, _ = self.keeper.loaded()
+            ids = view.arrays["id"]
+            for i, profile in enumerate(profiles):
+                judged = labels.get(profile.key, {})
+                vector = vectors[i : i + 1]
+                outcome = hard_filters(profile, view, today)
+                pool_rows: np.ndarray = np.zeros(0, dtype=np.int64)
+                if profile.key in complete:
+                    _, found = index.search(vector, MIN_POOL, allowed=outcome.allowed_row_ids)
+                    pool_rows = found[0][found[0] >= 0]
+                wanted = view.arrays["row_id"][np.isin(ids, list(judged))]
+                row_ids = np.union1d(pool_rows, wanted[np.isin(wanted, list(index.hashes))]).astype(np.int64)
+                if len(row_ids) == 0:
+                    continue
+                similarities = np.maximum(
+                    index.vectors(row_ids) @ vector[0], index.best_piece(vector, row_ids)
+                )
+                pool = self._measure(profile, row_ids, similarities, outcome, today)
+                offer_ids = np.array([d.opportunity.id for d in pool.documents])
+                grades = np.array([judged.get(o, 0) for o in offer_ids])
+                passing = np.isin(row_ids, outcome.allowed_row_ids)
+                rows.append((feature_matrix(pool.parts), grades, profile.key, offer_ids, passing))
+        if not rows:
+            empty = np.zeros(0, dtype="U1")
+            return TrainingSet(np.zeros((0, len(FEATURES))), np.zeros(0), empty, empty, np.zeros(0, bool))
+        return TrainingSet(
+            features=np.vstack([r[0] for r in rows]),
+            grades=np.concatenate([r[1] for r in rows]),
+            holders=np.concatenate([np.full(len(r[1]), r[2]) for r in rows]),
+            offers=np.concatenate([r[3] for r in rows]),
+            passing=np.concatenate([r[4] for r in rows]),
+        )
 
     def candidates(self, opportunity_id: str, top: int, today: date) -> list[tuple[HolderProfile, Match]]:
         """Holders who agreed to be seen by territories, ranked by how well they fit one offer.
 
         Each holder's own hard constraints apply: someone whose budget or distance the offer
-        breaks is not a candidate.
+        breaks is not a candidate. Reasons speak of the holder to the officer (« Son budget… »).
         """
         self.keeper.store.catalogue.get(opportunity_id)  # NotFound for an unknown id
         _, holders = self.keeper.store.holders.page(HolderQuery(share_with_territories=True))
-        results = self.match_many(holders, top=1, today=today, among={opportunity_id})
+        results = self.match_many(holders, top=1, today=today, among={opportunity_id}, voice="officer")
         ranked = [(h, r.matches[0]) for h, r in zip(holders, results, strict=True) if r.matches]
         ranked.sort(key=lambda pair: -pair[1].score)
         return ranked[:top]
