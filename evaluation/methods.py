@@ -23,6 +23,7 @@ from matcher.encoders import Encoder, embed_documents
 from matcher.engine import Engine
 from matcher.filters import hard_filters
 from matcher.lexical import FRENCH_STOP_WORDS
+from matcher.ranker import LearnedRanker
 from matcher.scoring import COMPONENTS, DEFAULT_WEIGHTS, Weights
 
 #: holder id -> opportunity ids, best first.
@@ -41,6 +42,8 @@ class Bench:
     today: date
     top: int = 10
     seed: int = 0
+    #: The graded judgments, for the ranker trained by cross-validation on them.
+    qrels: dict[str, dict[str, int]] = field(default_factory=dict)
     _passing: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = field(default_factory=dict)
     _queries: np.ndarray | None = None
 
@@ -193,6 +196,21 @@ def engine_ranker(weights: Weights | None = None) -> Callable[[Bench], Ranking]:
     return rank
 
 
+def rank_cross_validated(bench: Bench) -> Ranking:
+    """The learned ranker's recipe trained on this very set, each holder ranked by a model that
+    never saw them (grouped 5-fold cross-validation), among the offers passing their filters."""
+    if not bench.qrels:
+        raise Skipped("pas de jugements")
+    data = bench.engine.ranker.training_set(bench.holders, bench.qrels, set(bench.qrels), bench.today)
+    model = LearnedRanker().fit(data.features, data.grades, data.holders)
+    ranking = {}
+    for holder in bench.holders:
+        rows = np.flatnonzero((data.holders == holder.id) & data.passing)
+        order = rows[np.argsort(-model.oof_[rows], kind="stable")][: bench.top]
+        ranking[holder.id] = [str(data.offers[i]) for i in order]
+    return ranking
+
+
 DEFAULT = "default"
 
 
@@ -210,14 +228,24 @@ def methods() -> list[Method]:
             "use-only", "multilingual USE cosine alone (the engine's vectors), among those passing", rank_use
         ),
         Method(DEFAULT, "the shipped engine: Engine.match with the shipped learned ranker", engine_ranker()),
-        Method("hand-weights", "the engine with scoring.DEFAULT_WEIGHTS (the fallback)", engine_ranker(DEFAULT_WEIGHTS)),
+        Method(
+            "hand-weights",
+            "the engine with scoring.DEFAULT_WEIGHTS (the fallback)",
+            engine_ranker(DEFAULT_WEIGHTS),
+        ),
+        Method(
+            "ranker-cv",
+            "the learned ranker's recipe cross-validated by holder on this set "
+            "(never a holder in train and test)",
+            rank_cross_validated,
+        ),
     ]
     for component in COMPONENTS:
         weights = dataclasses.replace(DEFAULT_WEIGHTS, **{component: 0.0})
         found.append(
             Method(
                 f"without-{component}",
-                f"the default with the {component} weight set to 0",
+                f"the hand weights with the {component} weight set to 0",
                 engine_ranker(weights),
             )
         )

@@ -12,8 +12,6 @@ checked by a plain-Python reading of the constraints independent of ``matcher.fi
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import re
@@ -34,12 +32,15 @@ from matcher.config import Settings
 from matcher.domain import HolderProfile, Opportunity, OpportunityQuery
 from matcher.encoders import Encoder, load_encoder
 from matcher.engine import Engine
-from matcher.errors import InvalidFile, MatcherError
+from matcher.errors import MatcherError
 from matcher.intake import ImportReport, import_records, read_file, read_records
 from matcher.ranker import read_grades
 
 #: The labelled set was judged for this day (what is live, what has expired).
 TODAY = date(2026, 11, 22)
+#: The frozen second set (never tuned on) and its day.
+SECOND = EVALUATION_DATA / "second"
+SECOND_TODAY = date(2026, 12, 1)
 METRICS = ("ndcg@5", "ndcg@10", "mrr", "recall@10")
 TOP = 10
 BOOTSTRAP = 2000
@@ -326,7 +327,7 @@ def run(
             offers, profiles = load_home(engine, opportunities, holders, communes)
             engine.refresh()
             engine.save_index()  # the ablations' engines load it instead of re-embedding
-            bench = Bench(engine, settings, encoder, profiles, offers, today, top=TOP, seed=seed)
+            bench = Bench(engine, settings, encoder, profiles, offers, today, top=TOP, seed=seed, qrels=qrels)
             result = evaluate_methods(bench, qrels, chosen, bootstrap=bootstrap, seed=seed)
         finally:
             engine.close()
@@ -488,6 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--methods", help="comma-separated subset of methods")
+    parser.add_argument(
+        "--second",
+        action="store_true",
+        help="the frozen second set: its offers added to the sample catalogue, judged on 2026-12-01",
+    )
     parser.add_argument("--today", type=date.fromisoformat, default=TODAY)
     parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP)
     parser.add_argument("--seed", type=int, default=0)
@@ -498,6 +504,20 @@ def main(argv: list[str] | None = None) -> int:
     given = [args.opportunities, args.holders, args.qrels]
     if any(given) and not all(given):
         parser.error("--opportunities, --holders et --qrels vont ensemble : donnez les trois ou aucun")
+    if args.second:
+        if any(given):
+            parser.error("--second choisit déjà les fichiers : sans --opportunities, --holders ni --qrels")
+        args.out.mkdir(parents=True, exist_ok=True)
+        catalogue = args.out / "second-catalogue.jsonl"
+        catalogue.write_bytes(
+            (DATA / "opportunities.jsonl").read_bytes() + (SECOND / "offers.jsonl").read_bytes()
+        )
+        args.opportunities, args.holders, args.qrels = (
+            catalogue,
+            SECOND / "holders.jsonl",
+            SECOND / "qrels.tsv",
+        )
+        args.today = SECOND_TODAY
     sources = {
         "opportunities": args.opportunities or DATA / "opportunities.jsonl",
         "holders": args.holders or EVALUATION_DATA / "holders.jsonl",

@@ -141,7 +141,9 @@ def test_a_different_trade_of_the_same_family_is_a_warning_not_a_match() -> None
 
 
 def test_reasons_for_a_territory_officer_speak_of_the_holder() -> None:
-    profile = HolderProfile(project="Reprendre une boulangerie", budget_eur=150_000, partner_sector="batiment")
+    profile = HolderProfile(
+        project="Reprendre une boulangerie", budget_eur=150_000, partner_sector="batiment"
+    )
     reasons, warnings = explain(profile, BY_ID["bakery"], _facts(profile, "bakery"), TODAY, voice="officer")
     texts = {r.code: r.text for r in reasons}
     assert texts["budget_fits"] == "Son budget (150 000 €) couvre le prix demandé (90 000 €)"
@@ -177,7 +179,9 @@ def test_no_investment_is_said_only_where_the_offer_says_so() -> None:
 
 
 def test_work_for_the_partner_is_said_as_such_never_as_the_projects_fit() -> None:
-    profile = HolderProfile(project="Je veux ouvrir une épicerie", sectors=["commerce"], partner_sector="batiment")
+    profile = HolderProfile(
+        project="Je veux ouvrir une épicerie", sectors=["commerce"], partner_sector="batiment"
+    )
     reasons, warnings = reasons_for(profile, "mason", words=["atelier"], lexical=0.3, semantic=0.5)
     assert codes(reasons)[0] == "partner_offer"
     assert reasons[0].text == (
@@ -194,7 +198,9 @@ def test_a_denied_need_is_a_warning_and_the_offer_no_longer_fits_the_project() -
     baker = HolderProfile(project="Boulanger, je cherche un fournil", trades=["boulanger"])
     parts, _, _ = parts_for(baker, "bakery", semantic=0.6, lexical=0.3)
     (absence,) = negations("Pas de fournil sur place.")
-    facts = MatchFacts(parts=parts, distance_km=None, partner_count=0, shared_words=["fournil"], denied=[absence])
+    facts = MatchFacts(
+        parts=parts, distance_km=None, partner_count=0, shared_words=["fournil"], denied=[absence]
+    )
     reasons, warnings = explain(baker, BY_ID["bakery"], facts, TODAY)
     (denied,) = [w for w in warnings if w.code == "denied_need"]
     assert denied.text == "L'offre précise : pas de fournil"

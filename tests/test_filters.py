@@ -117,13 +117,19 @@ def test_widenings_stay_within_reach_of_the_project() -> None:
     assert options["budget_eur"].value == 90_000 and options["budget_eur"].additional == 1
     assert "max_distance_km" not in options
     nearer = profile.model_copy(update={"max_distance_km": 80.0, "budget_eur": 200_000})
-    options = {o.constraint: o for o in relaxation_options(nearer, view, hard_filters(nearer, view, TODAY), 5)}
+    options = {
+        o.constraint: o for o in relaxation_options(nearer, view, hard_filters(nearer, view, TODAY), 5)
+    }
     assert options["max_distance_km"].value == 150 and options["max_distance_km"].additional == 1
 
     # A coworking space is proposed to a remote worker, never to a carpenter seeking a workshop.
     carpenter = HolderProfile(project="Menuisier, je cherche un atelier à reprendre", kinds=["takeover"])
-    options = {o.constraint: o for o in relaxation_options(carpenter, view, hard_filters(carpenter, view, TODAY), 9)}
+    options = {
+        o.constraint: o for o in relaxation_options(carpenter, view, hard_filters(carpenter, view, TODAY), 9)
+    }
     assert "coworking" not in options["kinds"].value
     remote = carpenter.model_copy(update={"remote_worker": True})
-    options = {o.constraint: o for o in relaxation_options(remote, view, hard_filters(remote, view, TODAY), 9)}
+    options = {
+        o.constraint: o for o in relaxation_options(remote, view, hard_filters(remote, view, TODAY), 9)
+    }
     assert "coworking" in options["kinds"].value

@@ -14,7 +14,10 @@ from matcher.scoring import denied_needs
     [
         ("Boulangerie à reprendre, pas de fournil sur place.", ["pas de fournil"]),
         ("Aucun atelier, sans logement.", ["aucun atelier", "sans logement"]),
-        ("Le bail ne comprend pas de logement de fonction : le couple vit au bourg.", ["pas de logement de fonction"]),
+        (
+            "Le bail ne comprend pas de logement de fonction : le couple vit au bourg.",
+            ["pas de logement de fonction"],
+        ),
         ("Il n'y a pas de local commercial dans le bourg.", ["pas de local commercial"]),
         ("Ni boulangerie ni épicerie.", ["ni boulangerie", "ni épicerie"]),
         ("Prix : 95 000 € hors stock.", ["hors stock"]),

@@ -94,7 +94,10 @@ def _same(text: str) -> tuple[str, str]:
 #: Every reason's and warning's wording, by code: (to the holder, to an officer about them).
 #: Fields in braces are filled from the reason's own figures.
 PHRASES: dict[str, tuple[str, str]] = {
-    "shared_words": ("Mots en commun avec votre projet : {words}", "Mots en commun avec son projet : {words}"),
+    "shared_words": (
+        "Mots en commun avec votre projet : {words}",
+        "Mots en commun avec son projet : {words}",
+    ),
     "project_close": (
         "Cette offre rejoint de près votre projet tel que vous le décrivez",
         "Cette offre rejoint de près son projet tel qu'il est décrit",
@@ -216,7 +219,10 @@ def explain(
     if about_the_project and facts.shared_words and parts["lexical"] >= ON_TOPIC_LEXICAL:
         words = facts.shared_words
         ranked.append(
-            (w["lexical"] * parts["lexical"] + 0.01, say("shared_words", voice, {"words": words}, words=", ".join(words)))
+            (
+                w["lexical"] * parts["lexical"] + 0.01,
+                say("shared_words", voice, {"words": words}, words=", ".join(words)),
+            )
         )
     if about_the_project and parts["semantic"] >= SEMANTIC_CLOSE:
         ranked.append(
@@ -325,7 +331,11 @@ def explain(
 
 
 def _money_reasons(
-    profile: HolderProfile, opportunity: Opportunity, parts: dict[str, float], w: dict[str, float], voice: Voice
+    profile: HolderProfile,
+    opportunity: Opportunity,
+    parts: dict[str, float],
+    w: dict[str, float],
+    voice: Voice,
 ) -> list[tuple[float, Reason]]:
     """What the offer costs, said only when the record says it: a price within the budget, no
     investment asked (a price of 0), a desk's monthly rent; nothing for an unknown price."""
@@ -383,7 +393,12 @@ def _warnings(
             )
         )
     family = opportunity.sector_family
-    if profile.families and family and family not in profile.families and not _partner_offer(profile, opportunity):
+    if (
+        profile.families
+        and family
+        and family not in profile.families
+        and not _partner_offer(profile, opportunity)
+    ):
         warnings.append(say("sector_differs", voice, {"sector": family}, sector_label=FAMILIES[family]))
     trade = _trade(opportunity)
     sought = [TRADES[c] for c in profile.trade_codes if c in TRADES]

@@ -116,7 +116,15 @@ BUDGET_REACH = 1.5
 DISTANCE_REACH = 2.0
 DISTANCE_CEILING_KM = 300.0
 #: Words of a project that could use a shared workspace (someone working remotely or freelance).
-REMOTE_WORDS = ("télétravail", "teletravail", "à distance", "freelance", "indépendant", "coworking", "tiers-lieu")
+REMOTE_WORDS = (
+    "télétravail",
+    "teletravail",
+    "à distance",
+    "freelance",
+    "indépendant",
+    "coworking",
+    "tiers-lieu",
+)
 
 
 def could_use(profile: HolderProfile, kind: str) -> bool:

@@ -7,8 +7,8 @@ bonus. The final score is the weighted sum of the components.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import lru_cache
 

@@ -15,7 +15,9 @@ from matcher.explain import decimal
 from matcher.intake import read_file
 from matcher.ranker import read_grades
 
-ranker_app = typer.Typer(help="Le classement appris : l'entraîner, le comparer, l'adopter.", no_args_is_help=True)
+ranker_app = typer.Typer(
+    help="Le classement appris : l'entraîner, le comparer, l'adopter.", no_args_is_help=True
+)
 
 Grades = Annotated[
     Path | None,
@@ -26,7 +28,8 @@ Grades = Annotated[
     ),
 ]
 Today = Annotated[
-    str | None, typer.Option("--today", metavar="AAAA-MM-JJ", help="Le jour des jugements (par défaut : aujourd'hui).")
+    str | None,
+    typer.Option("--today", metavar="AAAA-MM-JJ", help="Le jour des jugements (par défaut : aujourd'hui)."),
 ]
 
 
@@ -40,7 +43,9 @@ def _day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"date invalide : {value!r} ; format attendu AAAA-MM-JJ", param_hint="--today") from None
+        raise typer.BadParameter(
+            f"date invalide : {value!r} ; format attendu AAAA-MM-JJ", param_hint="--today"
+        ) from None
 
 
 @ranker_app.command("train")
@@ -49,7 +54,9 @@ def train(
     today: Today = None,
     copy_to: Annotated[
         Path | None,
-        typer.Option("--copy-to", metavar="FICHIER", help="Copie aussi le modèle ici (le modèle livré, par exemple)."),
+        typer.Option(
+            "--copy-to", metavar="FICHIER", help="Copie aussi le modèle ici (le modèle livré, par exemple)."
+        ),
     ] = None,
 ) -> None:
     """Entraîner un modèle candidat sur les jugements et les avis des conseillers (sans l'utiliser)."""
@@ -62,7 +69,8 @@ def train(
         )
         out.print(
             f"Modèle candidat : {report.path}\n"
-            f"{report.pairs} paires sur {report.holders} porteurs ({report.graded_holders} jugés), {feedback}\n"
+            f"{report.pairs} paires sur {report.holders} porteurs ({report.graded_holders} jugés), "
+            f"{feedback}\n"
             f"nDCG@10 en validation croisée par porteur : {decimal(report.cross_validated_ndcg, 3)} "
             f"(poids à la main : {decimal(report.hand_ndcg, 3)})\n"
             "Comparez-le au modèle en service avec « matcher ranker evaluate » avant de l'adopter."
@@ -84,7 +92,9 @@ def evaluate(
     with engine_for() as engine:
         result = engine.evaluate_ranker(_grades(qrels), _day(today))
         low, high = result.interval
-        current = "modèle en service" if result.current_is_learned else "poids à la main (aucun modèle lisible)"
+        current = (
+            "modèle en service" if result.current_is_learned else "poids à la main (aucun modèle lisible)"
+        )
         out.print(
             f"nDCG@10 sur {result.holders} porteurs : candidat {decimal(result.candidate, 3)} "
             f"(validation croisée), {current} {decimal(result.current, 3)}, "

@@ -155,7 +155,7 @@ class Ranker:
     ) -> Pool:
         """Every component of the offers ``row_ids`` for one profile, and the evidence behind."""
         view = self.keeper.view
-        index, lexical_model = self.keeper.loaded()
+        _, lexical_model = self.keeper.loaded()
         positions = view.positions(row_ids)
         distances_km = outcome.distances_at(positions)
         documents = self.documents.get(row_ids.tolist(), self.keeper.store.catalogue.by_row_id, lexical_model)
