@@ -382,13 +382,12 @@ def _warnings(
     if profile.budget_eur is not None and opportunity.kind != "coworking" and opportunity.price_eur is None:
         warnings.append(say("price_unknown", voice))
     if profile.partner_family and facts.partner_count == 0 and not _partner_offer(profile, opportunity):
-        family = profile.partner_family
         warnings.append(
             say(
                 "no_partner_work",
                 voice,
-                {"sector": family, "radius_km": PARTNER_RADIUS_KM},
-                sector_label=FAMILIES[family],
+                {"sector": profile.partner_family, "radius_km": PARTNER_RADIUS_KM},
+                sector_label=FAMILIES[profile.partner_family],
                 radius=f"{PARTNER_RADIUS_KM:.0f}",
             )
         )
@@ -449,12 +448,16 @@ COMPONENT_LABELS: dict[str, str] = {
     "remote": "Télétravail",
     "partner": "Travail du ou de la conjoint·e",
     "freshness": "Offre récente",
+    "trade": "Métier recherché",
+    "other_trade": "Autre métier du secteur (pénalité)",
+    "denied_need": "Besoin absent de l'offre (pénalité)",
 }
 
-#: The calibrated score (the share of such offers people judged relevant) from which a match
-#: reads « Très proche du projet », then « Proche du projet »; below, or when the offer is not
-#: about the project (``fits_the_project``), « À discuter ». Chosen on the first labelled set's
-#: cross-validated scores (README, « Fit labels »), checked on the second one.
+#: The calibrated score from which a match reads « Très proche du projet », then « Proche du
+#: projet »; below, or when the offer is not about the project (``fits_the_project``), « À
+#: discuter ». The score is calibrated on the first labelled set's out-of-fold scores into the
+#: share of such offers people judged relevant, so 0.60 reads « six in ten were relevant »;
+#: checked on the second set (README, « Fit labels »).
 FIT_THRESHOLDS = ((0.60, "Très proche du projet"), (0.30, "Proche du projet"))
 #: The same on the hand-weighted score, when no learned model can be read.
 HAND_FIT_THRESHOLDS = ((0.44, "Très proche du projet"), (0.35, "Proche du projet"))
