@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,3 +116,26 @@ def test_demo_runs_from_a_fresh_process(tmp_path):
     assert "152 ajouté(s)" in done.stdout and "48 ajouté(s)" in done.stdout
     assert done.stdout.count("meilleures offres") >= 3
     assert (Path(env["MATCHER_HOME"]) / "index" / "opportunities.npz").exists()
+
+
+def test_ranker_train_then_evaluate_says_whether_the_candidate_is_better(run, tmp_path):
+    grades = tmp_path / "grades.tsv"
+    grades.write_text(
+        "holder_id\topportunity_id\tgrade\n"
+        + "".join(
+            f"h-{i:03d}\t{o}\t2\n"
+            for i, o in ((1, "act-006-infirmier-eygurande"), (12, "rep-001-boulangerie-felletin"))
+        )
+        + "".join(f"h-{i:03d}\tact-001-medecin-felletin\t1\n" for i in (10, 25)),
+        encoding="utf-8",
+    )
+    trained = run("ranker", "train", "--qrels", str(grades), "--today", "2026-11-22")
+    assert trained.exit_code == 0, trained.output
+    assert "Modèle candidat" in trained.output and "validation croisée" in trained.output
+    assert re.search(r"\d,\d{3}", trained.output)  # French decimals
+    refused = run("ranker", "evaluate", "--qrels", str(grades), "--today", "2026-11-22", "--adopt")
+    assert "Écart candidat − en service" in refused.output
+    # Four holders cannot show a clear gain: the model in use is kept and --adopt refuses.
+    assert refused.exit_code == EXIT_REJECTED and "est gardé" in refused.output
+    bad = run("ranker", "train", "--qrels", str(tmp_path / "absent.tsv"))
+    assert bad.exit_code == EXIT_UNREADABLE

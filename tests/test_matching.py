@@ -260,3 +260,24 @@ def test_a_department_or_region_by_name_gets_offers_there_only(engine, areas, de
     result = engine.match(profile, top=20, today=TODAY)
     assert result.matches
     assert {m.department for m in result.matches} <= departments
+
+
+def test_candidates_reasons_speak_of_the_holder_to_the_officer(sample_engine):
+    """Engine.candidates words every reason and warning in the third person, for an officer."""
+    bakery = next(
+        o for o in sample_engine.opportunities(OpportunityQuery(limit=500))[1] if "boulang" in o.title.lower()
+    )
+    candidates = sample_engine.candidates(bakery.id, top=20, today=TODAY)
+    assert candidates
+    said = [r for _, match in candidates for r in match.reasons + match.warnings]
+    for reason in said:
+        assert not re.search(r"\b(votre|vous|vos)\b", reason.text), reason.text
+    for holder, match in candidates:
+        for reason in match.reasons:
+            if reason.code == "budget_fits":
+                assert reason.text.startswith(f"Son budget ({euros(holder.budget_eur)}) couvre")
+    # The same holder seen by themselves: the same codes and figures, in the second person.
+    holder, as_candidate = candidates[0]
+    own = sample_engine.match(holder, top=200, today=TODAY).matches
+    (same,) = [m for m in own if m.opportunity_id == bakery.id]
+    assert [(r.code, r.values) for r in same.reasons] == [(r.code, r.values) for r in as_candidate.reasons]

@@ -308,3 +308,14 @@ def test_inferred_trades_whole_words_only(taxonomy: Taxonomy) -> None:
 )
 def test_negated_mentions_do_not_count(taxonomy: Taxonomy, text: str, codes: list[str]) -> None:
     assert [t.code for t in taxonomy.infer_trades(text)] == codes
+
+
+def test_a_sectors_generic_words_keep_the_holders_own_trade() -> None:
+    from matcher.lexical import LexicalModel
+    from matcher.taxonomy import generic_words
+
+    stems = LexicalModel().fit(["x"]).stems
+    generic = stems(generic_words("sante", frozenset({"J1506"})))  # for a nurse
+    assert stems("médecine santé soins médecin") <= generic
+    assert not stems("infirmière") & generic
+    assert stems("infirmière") <= stems(generic_words("sante"))

@@ -363,3 +363,14 @@ def _phrase_at(vocabulary: _Vocabulary, tokens: list[tuple[str, bool]], i: int) 
 def _content_between(tokens: list[tuple[str, bool]], start: int, end: int) -> int:
     """How many content words lie strictly between two token positions."""
     return sum(1 for token, _ in tokens[start + 1 : end] if token[0].isalnum() and not _is_stop(token))
+
+
+@lru_cache(maxsize=512)
+def generic_words(family: str, kept_trades: frozenset[str] = frozenset()) -> str:
+    """The words a sector uses for itself and for its trades (« santé », « soins », « médecin »),
+    except those of ``kept_trades``: sharing them with a project says nothing about its need."""
+    written = [FAMILIES.get(family, ""), *_FAMILY_SYNONYMS.get(family, ())]
+    for trade in TRADES.values():
+        if trade.family == family and trade.code not in kept_trades:
+            written += [trade.label, *trade.synonyms]
+    return " ".join(written)

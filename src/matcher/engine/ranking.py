@@ -33,6 +33,7 @@ from matcher.negation import Negation
 from matcher.ranker import FEATURES, Scorer, TrainingSet, feature_matrix
 from matcher.scoring import components, denied_needs, partner_offers
 from matcher.store.catalogue import draft_row
+from matcher.taxonomy import generic_words
 
 #: How many semantic neighbours are re-scored with the soft features, per result wanted.
 POOL_PER_RESULT = 5
@@ -89,6 +90,7 @@ class Ranker:
         self.queries = queries
         self._encoder = encoder
         self.scorer = scorer
+        self._generic: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
 
     def profile_vectors(self, profiles: list[HolderProfile]) -> np.ndarray:
         """The profiles' texts embedded in one batch, reusing those embedded recently."""
@@ -193,13 +195,14 @@ class Ranker:
         for rank, i in enumerate(order.tolist(), start=1):
             document = pool.documents[i]
             opportunity = document.opportunity
+            generic = self._generic_stems(opportunity.sector_family, frozenset(profile.trade_codes))
             own = {name: round(float(values[i]), 4) for name, values in pool.parts.items()}
             distance = None if pool.distances_km is None else float(pool.distances_km[i])
             facts = MatchFacts(
                 parts=own,
                 distance_km=distance,
                 partner_count=int(pool.partner_counts[i]),
-                shared_words=lexical_model.shared_words(pool.query, document.stems),
+                shared_words=lexical_model.shared_words(pool.query, document.stems - generic),
                 denied=pool.denied[i],
             )
             reasons, warnings = explain(profile, opportunity, facts, search.today, voice=search.voice)
@@ -225,6 +228,16 @@ class Ranker:
                 )
             )
         return matches
+
+    def _generic_stems(self, family: str | None, kept_trades: frozenset[str]) -> frozenset[str]:
+        """Stems of a sector's words for itself and its other trades (never shared words)."""
+        if family is None:
+            return frozenset()
+        key = (family, kept_trades)
+        if key not in self._generic:
+            _, lexical_model = self.keeper.loaded()
+            self._generic[key] = lexical_model.stems(generic_words(family, kept_trades))
+        return self._generic[key]
 
     def training_set(
         self,
