@@ -13,6 +13,7 @@ from evaluation import bench, quality
 from evaluation.synthetic import Communes, load_opportunities, synthetic_catalogue
 from matcher.domain import HolderProfile, Location, Opportunity
 from matcher.encoders import Encoder, passages
+from matcher.errors import InvalidFile
 
 REPO = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 22)
@@ -127,7 +128,7 @@ def test_qrels_file_is_checked(tmp_path: Path) -> None:
     path.write_text("holder_id\topportunity_id\tgrade\nh\to\t2\nh\tp\t0\n\nh\tq\t1\n", encoding="utf-8")
     assert quality.read_qrels(path) == {"h": {"o": 2, "q": 1}}
     path.write_text("holder\topportunity\tgrade\n", encoding="utf-8")
-    with pytest.raises(quality.InvalidFile, match="en-tête"):
+    with pytest.raises(InvalidFile, match="en-tête"):
         quality.read_qrels(path)
 
 

@@ -266,10 +266,11 @@ def explain(
             )
         )
     department = opportunity.location.department
+    # Where it is: the distance from home says more than « in a department you named ».
     if profile.departments and department in profile.departments:
         ranked.append(
             (
-                0.03,
+                0.015,
                 say(
                     "department_targeted",
                     voice,
@@ -281,7 +282,7 @@ def explain(
     region = DEPARTMENT_REGIONS.get(department or "")
     if profile.regions and region in profile.regions:
         ranked.append(
-            (0.03, say("region_targeted", voice, {"region": region}, region_label=region_label(region)))
+            (0.015, say("region_targeted", voice, {"region": region}, region_label=region_label(region)))
         )
     ranked.extend(_money_reasons(profile, opportunity, parts, w, voice))
     if parts["housing"] > 0:

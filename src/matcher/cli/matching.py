@@ -53,7 +53,7 @@ def print_result(result: MatchResult, title: str) -> None:
     if not result.matches:
         out.print(f"{title} : aucune offre ne respecte tous les critères.")
     table = Table(title=title, show_lines=True, title_justify="left")
-    for column in ("#", "Adéquation", "Offre", "Raisons", "Points d'attention"):
+    for column in ("#", "Offre", "Raisons", "Points d'attention"):
         table.add_column(column, overflow="fold")
     for match in result.matches:
         where = f"{match.commune} ({match.department})"
@@ -61,8 +61,8 @@ def print_result(result: MatchResult, title: str) -> None:
         if match.price_eur is not None:
             figures.append(euros(match.price_eur) + (" / mois" if match.kind == "coworking" else ""))
         table.add_row(
-            str(match.rank), f"{match.fit}\n({decimal(match.score)})",
-            f"[bold]{match.title}[/bold]\n" + " · ".join(figures),
+            str(match.rank),
+            f"[bold]{match.title}[/bold]\n" + " · ".join(figures) + f"\n{match.fit} ({decimal(match.score)})",
             "\n".join(f"• {r.text}" for r in match.reasons), "\n".join(f"! {w.text}" for w in match.warnings),
         )  # fmt: skip
     if result.matches:
