@@ -216,3 +216,12 @@ def test_trades_are_components_a_match_rewarded_another_of_the_family_penalised(
     found = trade_components(nurse, np.array(["J1506", "J1103", "D1102", ""]))
     assert found["trade"].tolist() == [1.0, 0.0, 0.0, 0.0]
     assert found["other_trade"].tolist() == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_close_to_the_project_is_said_only_above_the_calibrated_similarity() -> None:
+    profile = HolderProfile(project="Reprendre une boulangerie")
+    reasons, _ = reasons_for(profile, "bakery", semantic=0.5)
+    (close,) = [r for r in reasons if r.code == "project_close"]
+    assert close.text == "Cette offre rejoint de près votre projet tel que vous le décrivez"
+    reasons, _ = reasons_for(profile, "bakery", semantic=0.4)
+    assert "project_close" not in codes(reasons)
