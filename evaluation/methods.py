@@ -23,7 +23,7 @@ from matcher.encoders import Encoder, embed_documents
 from matcher.engine import Engine
 from matcher.filters import hard_filters
 from matcher.lexical import FRENCH_STOP_WORDS
-from matcher.ranker import LearnedRanker
+from matcher.ranker import FEATURES, LearnedRanker
 from matcher.scoring import COMPONENTS, DEFAULT_WEIGHTS, Weights
 
 #: holder id -> opportunity ids, best first.
@@ -196,19 +196,27 @@ def engine_ranker(weights: Weights | None = None) -> Callable[[Bench], Ranking]:
     return rank
 
 
-def rank_cross_validated(bench: Bench) -> Ranking:
+def cross_validated(without: str | None = None) -> Callable[[Bench], Ranking]:
     """The learned ranker's recipe trained on this very set, each holder ranked by a model that
-    never saw them (grouped 5-fold cross-validation), among the offers passing their filters."""
-    if not bench.qrels:
-        raise Skipped("pas de jugements")
-    data = bench.engine.ranker.training_set(bench.holders, bench.qrels, set(bench.qrels), bench.today)
-    model = LearnedRanker().fit(data.features, data.grades, data.holders)
-    ranking = {}
-    for holder in bench.holders:
-        rows = np.flatnonzero((data.holders == holder.id) & data.passing)
-        order = rows[np.argsort(-model.oof_[rows], kind="stable")][: bench.top]
-        ranking[holder.id] = [str(data.offers[i]) for i in order]
-    return ranking
+    never saw them (grouped 5-fold cross-validation), among the offers passing their filters;
+    ``without``: that feature held at 0, so the model cannot use it (an ablation)."""
+
+    def rank(bench: Bench) -> Ranking:
+        if not bench.qrels:
+            raise Skipped("pas de jugements")
+        data = bench.engine.ranker.training_set(bench.holders, bench.qrels, set(bench.qrels), bench.today)
+        features = data.features.copy()
+        if without is not None:
+            features[:, FEATURES.index(without)] = 0.0
+        model = LearnedRanker().fit(features, data.grades, data.holders)
+        ranking = {}
+        for holder in bench.holders:
+            rows = np.flatnonzero((data.holders == holder.id) & data.passing)
+            order = rows[np.argsort(-model.oof_[rows], kind="stable")][: bench.top]
+            ranking[holder.id] = [str(data.offers[i]) for i in order]
+        return ranking
+
+    return rank
 
 
 DEFAULT = "default"
@@ -237,7 +245,15 @@ def methods() -> list[Method]:
             "ranker-cv",
             "the learned ranker's recipe cross-validated by holder on this set "
             "(never a holder in train and test)",
-            rank_cross_validated,
+            cross_validated(),
+        ),
+        *(
+            Method(
+                f"ranker-cv-without-{feature}",
+                f"the cross-validated learned ranker with the {feature} feature held at 0",
+                cross_validated(feature),
+            )
+            for feature in ("trade", "other_trade", "denied_need", "lexical")
         ),
     ]
     for component in COMPONENTS:
