@@ -150,14 +150,15 @@ def assert_accessible(page: Page, where: str) -> int:
 
 
 def create_tight_holder(site: Site, holder_id: str) -> None:
-    """A baker from Felletin looking within 15 km only: few offers pass, widenings are offered."""
+    """A baker from Felletin looking within 50 km only: few offers pass, widenings are offered
+    (within twice the distance: the nearest takeover in budget is 94 km away)."""
     body = {
         "id": holder_id,
         "name": "Paul Durand",
         "project": "Boulanger depuis quinze ans, je veux reprendre une boulangerie de village.",
         "kinds": ["takeover"],
         "origin": {"commune": "Felletin"},
-        "max_distance_km": 15,
+        "max_distance_km": 50,
         "budget_eur": 60_000,
     }
     assert site.api("counsellor", "POST", "/v1/holders", json=body).status_code == 201
