@@ -493,6 +493,8 @@ def test_candidates_are_pseudonymous_and_a_proposal_goes_to_the_counsellor(page:
     shown = page.locator("main").inner_text()
     assert not [name for name in names if name in shown] and "@" not in shown  # pseudonyms only
     expect(cards.first.locator("h2")).to_contain_text(re.compile(r"Porteur·se [0-9A-F]{6}"))
+    reasons = page.locator("ol.candidats .raisons li, ol.candidats .attention li").all_inner_texts()
+    assert reasons and not [r for r in reasons if re.search(r"\b(votre|vos|vous)\b", r, re.IGNORECASE)]
     assert_accessible(page, "candidats")
     page.screenshot(path=site.screenshots / "candidats.png", full_page=True)
     before = len(site.mailbox.received)

@@ -51,6 +51,9 @@ REASON_ICONS: dict[str, str] = {
     "no_remote_space": "⇆",
     "partner_work_nearby": "♥",
     "no_partner_work": "♥",
+    "partner_offer": "♥",
+    "no_investment": "€",
+    "denied_need": "∅",
 }
 
 
