@@ -33,6 +33,7 @@ from matcher.errors import (
     OutOfScope,
     StoreUnavailable,
     WriteConflict,
+    without_data,
 )
 
 log = logging.getLogger("matcher.service")
@@ -180,12 +181,12 @@ async def _out_of_scope(_: Request, exc: OutOfScope) -> JSONResponse:
 
 
 async def _write_conflict(_: Request, exc: WriteConflict) -> JSONResponse:
-    log.info("conflit d'écriture : %s", exc.__cause__)
+    log.info("conflit d'écriture : %s", without_data(exc))
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
 async def _database_busy(_: Request, exc: StoreUnavailable) -> JSONResponse:
-    log.warning("base de données indisponible : %s", exc.__cause__)
+    log.warning("base de données indisponible : %s", without_data(exc))
     return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
 
 
@@ -212,7 +213,8 @@ async def _http_exception(_: Request, exc: StarletteHTTPException) -> JSONRespon
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("erreur interne", exc_info=exc)
+    # The type and place only: a traceback's messages may quote a record's values.
+    log.error("erreur interne : %s", without_data(exc))
     return JSONResponse({"detail": "erreur interne du service ; elle a été journalisée"}, status_code=500)
 
 

@@ -193,14 +193,24 @@ def test_the_ledger_records_a_send_only_for_a_holder_still_opted_in(store: Store
     store.holders.put(HolderProfile(id="h-2", project="Un café", digest_opt_in=False))
     clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     run = store.ledger.open_run(clock, dry_run=False)
-    with store.ledger.recording(run, "h-1", ["o-1", "o-2"], clock, "<1@m>") as opted_in:
-        assert opted_in
-    with store.ledger.recording(run, "h-2", ["o-1"], clock, "<2@m>") as opted_in:
-        assert not opted_in
-    with pytest.raises(RuntimeError), store.ledger.recording(run, "h-1", ["o-3"], clock, "<3@m>"):
-        raise RuntimeError("the server refused the message")
+    assert store.ledger.hold(run, "h-1", ["o-1", "o-2"], clock, "<1@m>")
+    assert store.ledger.already_sent(["h-1"], ["o-1", "o-2"]) == {}  # pending: not sent yet
+    store.ledger.confirm(run, "<1@m>")
+    assert not store.ledger.hold(run, "h-2", ["o-1"], clock, "<2@m>")
+    assert store.ledger.hold(run, "h-1", ["o-3"], clock, "<3@m>")
+    store.ledger.release("<3@m>")  # the server refused the message
     assert store.ledger.already_sent(["h-1", "h-2"], ["o-1", "o-2", "o-3"]) == {"h-1": {"o-1", "o-2"}}
     assert store.ledger.last_clocks() == {"h-1": clock}
+    assert store.ledger.reconcile_pending() == 0
+
+
+def test_pending_sends_of_a_dead_run_are_forgotten_by_the_next(store: Store) -> None:
+    store.holders.put(HolderProfile(id="h-1", project="Un gîte", digest_opt_in=True))
+    clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    run = store.ledger.open_run(clock, dry_run=False)
+    assert store.ledger.hold(run, "h-1", ["o-1", "o-2"], clock, "<1@m>")  # then the process died
+    assert store.ledger.reconcile_pending() == 1
+    assert store.ledger.already_sent(["h-1"], ["o-1", "o-2"]) == {} and store.ledger.sends_of("h-1") == []
 
 
 def test_the_gazetteer_table_is_replaced_whole(store: Store) -> None:

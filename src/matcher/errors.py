@@ -5,6 +5,8 @@ The CLI and the service map these to exit codes and HTTP statuses, each in one p
 
 from __future__ import annotations
 
+import traceback
+
 
 class MatcherError(Exception):
     """Base class of every error the user can act on."""
@@ -54,3 +56,20 @@ class StoreUnavailable(MatcherError):
 
 class NoticeNotSent(MatcherError):
     """An e-mail a person's action sends could not leave; nothing was recorded: worth retrying."""
+
+
+def without_data(error: BaseException) -> str:
+    """An unexpected error as a log line that names no person: the exception types of its chain
+    and where they were raised (file, line, function), never their messages, which may quote
+    a record's values (a database error quotes the SQL parameters)."""
+    parts: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(parts) < 5:
+        frames = traceback.extract_tb(current.__traceback__)
+        where = ""
+        if frames:
+            last = frames[-1]
+            where = f" ({last.filename.rsplit('/', 2)[-1]}:{last.lineno}, {last.name})"
+        parts.append(f"{type(current).__name__}{where}")
+        current = current.__cause__ or current.__context__
+    return " ← ".join(parts)

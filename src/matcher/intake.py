@@ -424,6 +424,10 @@ def validate_holder(
     return holder
 
 
+#: Records written per transaction by an import.
+IMPORT_BATCH = 200
+
+
 def import_records(
     store: Store,
     gazetteer: Gazetteer | None,
@@ -432,7 +436,8 @@ def import_records(
     meaning: Meaning | None = None,
     admit: Callable[[Opportunity | HolderProfile], str | None] | None = None,
 ) -> ImportReport:
-    """Validate every record, then upsert the valid ones by id, each in its own savepoint."""
+    """Validate every record, then upsert the valid ones by id, each in its own savepoint, in
+    transactions of IMPORT_BATCH records."""
     report = ImportReport()
     ids = Counter(
         r.value.get("id") for r in records if isinstance(r.value, dict) and isinstance(r.value.get("id"), str)
@@ -461,14 +466,18 @@ def import_records(
             valid.append(checked)
         except InvalidRecord as error:
             report.rejected.append(Reject(error.record, str(error).removeprefix(f"{error.record}: ")))
-    with store.database.session() as session:
-        for checked in valid:
-            with session.begin_nested():
-                if isinstance(checked, Opportunity):
-                    outcome = store.catalogue.save(session, checked)
-                else:
-                    outcome = store.holders.save(session, checked, keep_unsubscribe=True)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+    # Short write transactions: a long import lets the service and the digest write between
+    # its batches. Each record is one upsert by id, so an import stopped midway (killed, the
+    # database gone) keeps its first batches and a rerun finishes it.
+    for start in range(0, len(valid), IMPORT_BATCH):
+        with store.database.session() as session:
+            for checked in valid[start : start + IMPORT_BATCH]:
+                with session.begin_nested():
+                    if isinstance(checked, Opportunity):
+                        outcome = store.catalogue.save(session, checked)
+                    else:
+                        outcome = store.holders.save(session, checked, keep_unsubscribe=True)
+                setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
 

@@ -22,6 +22,8 @@ from matcher.cli.serve import serve
 app = typer.Typer(
     help="matcher : des opportunités rurales pour des porteurs de projet urbains.",
     no_args_is_help=True,
+    # A traceback's local variables would print records' values (names, addresses).
+    pretty_exceptions_show_locals=False,
 )
 app.add_typer(import_app, name="import")
 app.add_typer(geo_app, name="geo")

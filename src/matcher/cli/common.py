@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from matcher.config import Settings
 from matcher.engine import Engine
-from matcher.errors import InvalidFile, MatcherError, NotFound
+from matcher.errors import InvalidFile, MatcherError, NotFound, without_data
 from matcher.intake import ImportReport
+
+log = logging.getLogger("matcher.cli")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -23,6 +27,7 @@ EXIT_REJECTED = 1  # some records (or the request) were refused
 EXIT_UNREADABLE = 2  # a file could not be read at all
 EXIT_NOT_FOUND = 3
 EXIT_INCOMPLETE = 4  # some e-mails could not be sent (the server stopped answering): run again
+EXIT_INTERNAL = 5  # an unexpected error (a bug): logged without personal data
 
 
 @contextmanager
@@ -41,6 +46,17 @@ def engine_for(settings: Settings | None = None) -> Iterator[Engine]:
     except MatcherError as error:
         err.print(f"[red]Refusé[/red] : {error}")
         raise typer.Exit(EXIT_REJECTED) from None
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception as error:
+        # No traceback for a person: it would print a record's values (names, addresses).
+        log.error("unexpected error: %s", without_data(error))
+        err.print(
+            "[red]Erreur interne[/red] : l'opération n'a pas abouti (rien de ce qui était déjà "
+            "enregistré n'est perdu). Le type de l'erreur est écrit ci-dessus, sans donnée "
+            "personnelle : signalez-le avec la commande lancée."
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
     finally:
         if engine is not None:
             engine.close()

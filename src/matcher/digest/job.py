@@ -1,12 +1,16 @@
 """One run of the weekly digest: select, compose, send, write the ledger, keep a summary.
 
-The ledger guarantee: a holder's ``SendRow`` rows are added and flushed in one transaction,
-the message is handed to the SMTP server, and the transaction commits as soon as the server
-accepts it (rolled back if it does not). So an e-mail the server refused is never recorded,
-and an e-mail it accepted is recorded before the next one is tried. The next run skips what
-the ledger holds, which makes reruns (same week, or after a failure) send only what is missing.
-The only gap left is a crash between the server's acceptance and the commit (milliseconds):
-that e-mail would be sent again; nothing is ever lost silently.
+The ledger guarantee, in three short transactions per e-mail and none open while the mail
+server has it (a slow or hung server never holds the database's write lock): the holder's
+``SendRow`` rows are committed « pending »; the message is handed to the SMTP server; its
+answer marks them « sent » (accepted) or removes them (refused, or the server stopped
+answering). The next run skips what the ledger holds as sent, which makes reruns (same week,
+or after a failure) send only what is missing, and first forgets the « pending » rows a dead
+run left behind, so that their e-mails go out again.
+
+So an e-mail the server refused is never recorded as sent, and one it accepted is recorded
+before the next one is tried. The only gap (at least once, never lost): a crash after the
+server's acceptance and before « sent » is committed (milliseconds) sends that e-mail again.
 """
 
 from __future__ import annotations
@@ -128,7 +132,7 @@ class DigestRun:
         self.summary = summary
 
     def deliver(self, digest: HolderDigest) -> bool:
-        """Compose and send one digest; with SMTP, its ledger rows commit when the server accepts.
+        """Compose and send one digest; with SMTP, its ledger rows are « sent » once the server accepts.
 
         Returns False, sending nothing, when the holder unsubscribed or was erased meanwhile.
         """
@@ -139,13 +143,15 @@ class DigestRun:
             s.emails_sent += 1
             return True
         suggested = [suggestion.opportunity.id for suggestion in digest.suggestions]
-        with self.ledger.recording(
-            s.run_id, digest.holder.key, suggested, s.clock, message["Message-ID"]
-        ) as opted_in:
-            if opted_in:
-                self.transport.send(message, digest.holder.key)
-        if not opted_in:
+        message_id = message["Message-ID"]
+        if not self.ledger.hold(s.run_id, digest.holder.key, suggested, s.clock, message_id):
             return False
+        try:
+            self.transport.send(message, digest.holder.key)
+        except (Refused, TransportFailed):
+            self.ledger.release(message_id)
+            raise
+        self.ledger.confirm(s.run_id, message_id)
         s.emails_sent += 1
         return True
 
@@ -209,6 +215,12 @@ def run_digest(
             notes.append(
                 f"L'envoi n° {run_id}, arrêté sans avoir pu finir, est marqué interrompu ; "
                 "ce qu'il n'avait pas envoyé part maintenant."
+            )
+        if pending := engine.ledger.reconcile_pending():
+            notes.append(
+                f"{pending} e-mail(s) étaient en cours de remise au serveur quand un envoi s'est "
+                "arrêté : ils repartent (un destinataire peut le recevoir deux fois si le serveur "
+                "l'avait déjà accepté)."
             )
     try:
         transport = transport or (DirectoryTransport(dry_run_dir) if dry_run_dir else SmtpTransport(settings))

@@ -94,7 +94,7 @@ class AccountStore:
 
     def all(self) -> list[User]:
         """Every account, revoked ones included, by name."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return [_user(row) for row in session.scalars(select(UserRow).order_by(UserRow.name))]
 
     def revoke(self, name: str) -> User:
@@ -131,7 +131,7 @@ class AccountStore:
 
     def credentials(self, email: str) -> Credentials | None:
         """The active account signing in with ``email``, or None."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             row = session.scalar(select(UserRow).where(UserRow.email == email, UserRow.revoked_at.is_(None)))
             if row is None:
                 return None
@@ -174,23 +174,31 @@ class AccountStore:
 
     def session_user(self, token_hash: str, idle: timedelta) -> tuple[User, str] | None:
         """The active account and CSRF token of a live session, which counts as activity; an
-        idle or revoked one is closed and gives None."""
+        idle or revoked one is closed and gives None.
+
+        Read first, written only when needed (rarely): a request takes no write lock to
+        authenticate."""
         now = utcnow()
-        with self.database.session() as session:
+        with self.database.reading() as session:
             found = session.execute(
                 select(WebSessionRow, UserRow)
                 .join(UserRow, UserRow.user_id == WebSessionRow.user_id)
                 .where(WebSessionRow.token_hash == token_hash)
             ).first()
-            if found is None:
-                return None
-            web_session, row = found
-            if row.revoked_at is not None or as_utc(web_session.last_seen_at) + idle < now:
-                session.delete(web_session)
-                return None
-            if as_utc(web_session.last_seen_at) + TOUCH_EVERY < now:
-                web_session.last_seen_at = now
-            return _user(row), web_session.csrf
+        if found is None:
+            return None
+        web_session, row = found
+        if row.revoked_at is not None or as_utc(web_session.last_seen_at) + idle < now:
+            self.close_session(token_hash)
+            return None
+        if as_utc(web_session.last_seen_at) + TOUCH_EVERY < now:
+            with self.database.session() as session:
+                session.execute(
+                    update(WebSessionRow)
+                    .where(WebSessionRow.token_hash == token_hash)
+                    .values(last_seen_at=now)
+                )
+        return _user(row), web_session.csrf
 
     def close_session(self, token_hash: str) -> None:
         with self.database.session() as session:
@@ -198,14 +206,18 @@ class AccountStore:
 
     def by_token_hash(self, token_hash: str) -> User | None:
         """The active account with this token hash, or None (revoked, or its token expired); the
-        use is noted (at most every TOUCH_EVERY, not at every request)."""
+        use is noted (at most every TOUCH_EVERY, not at every request, in its own short write)."""
         now = utcnow()
-        with self.database.session() as session:
+        with self.database.reading() as session:
             row = session.scalar(select(UserRow).where(UserRow.token_hash == token_hash))
-            if row is None or row.revoked_at is not None:
-                return None
-            if row.expires_at is not None and as_utc(row.expires_at) <= now:
-                return None
-            if row.last_used_at is None or as_utc(row.last_used_at) + TOUCH_EVERY < now:
-                row.last_used_at = now
-            return _user(row)
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.expires_at is not None and as_utc(row.expires_at) <= now:
+            return None
+        if row.last_used_at is None or as_utc(row.last_used_at) + TOUCH_EVERY < now:
+            with self.database.session() as session:
+                session.execute(
+                    update(UserRow).where(UserRow.user_id == row.user_id).values(last_used_at=now)
+                )
+            row.last_used_at = now  # the detached copy, as stored now
+        return _user(row)

@@ -69,7 +69,7 @@ class CatalogueStore:
         self.database = database
 
     def seq(self) -> int:
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return session.scalar(select(CatalogueState.seq).where(CatalogueState.key == 1)) or 0
 
     def save(self, session: Session, opportunity: Opportunity, now: datetime | None = None) -> SaveOutcome:
@@ -116,7 +116,7 @@ class CatalogueStore:
 
     def find(self, opportunity_id: str) -> Opportunity | None:
         """The stored opportunity, or None."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             payload = session.scalar(
                 select(OpportunityRow.payload).where(OpportunityRow.id == opportunity_id)
             )
@@ -130,7 +130,7 @@ class CatalogueStore:
         return found
 
     def by_row_id(self, row_ids: list[int]) -> dict[int, Opportunity]:
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.execute(
                 select(OpportunityRow.row_id, OpportunityRow.payload).where(
                     OpportunityRow.row_id.in_(row_ids)
@@ -153,7 +153,7 @@ class CatalogueStore:
             )
             if value is not None
         ]
-        with self.database.session() as session:
+        with self.database.reading() as session:
             total = session.scalar(select(func.count()).select_from(OpportunityRow).where(*conditions))
             stmt = select(OpportunityRow.payload).where(*conditions).order_by(OpportunityRow.id)
             page = session.scalars(stmt.offset(query.offset).limit(query.limit))
@@ -170,23 +170,34 @@ class CatalogueStore:
             return [Listing(Opportunity.from_stored(p), created, updated) for p, created, updated in rows]
 
     def count(self) -> int:
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return session.scalar(select(func.count()).select_from(OpportunityRow)) or 0
 
     def changed_since(self, since_seq: int = 0) -> list[OpportunityRow]:
         """Rows changed after ``since_seq`` (all rows for 0), without loading their payload."""
-        with self.database.session() as session:
+        return self._rows(OpportunityRow.seq > since_seq)
+
+    def rows_by_id(self, opportunity_ids: list[str]) -> list[OpportunityRow]:
+        """The rows of these opportunity ids (unknown ones left out), without their payload."""
+        return self._rows(OpportunityRow.id.in_(opportunity_ids))
+
+    def rows_by_row_id(self, row_ids: list[int]) -> list[OpportunityRow]:
+        """The rows of these row ids, without their payload."""
+        return self._rows(OpportunityRow.row_id.in_(row_ids))
+
+    def _rows(self, condition: Any) -> list[OpportunityRow]:
+        with self.database.reading() as session:
             stmt = (
                 select(OpportunityRow)
                 .options(defer(OpportunityRow.payload))
-                .where(OpportunityRow.seq > since_seq)
+                .where(condition)
                 .order_by(OpportunityRow.row_id)
             )
             return list(session.scalars(stmt))
 
     def published_between(self, since: datetime, clock: datetime) -> dict[str, Opportunity]:
         """Published opportunities created or changed in ``(since, clock]``, by id."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.execute(
                 select(OpportunityRow.id, OpportunityRow.payload).where(
                     OpportunityRow.status == "published",

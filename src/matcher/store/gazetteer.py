@@ -23,10 +23,10 @@ class GazetteerStore:
         return len(records)
 
     def communes(self) -> list[dict[str, Any]]:
-        with self.database.session() as session:
+        with self.database.reading() as session:
             columns = [c for c in CommuneRow.__table__.columns if c.name != "row_id"]
             return [dict(r._mapping) for r in session.execute(select(*columns))]
 
     def count(self) -> int:
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return session.scalar(select(func.count()).select_from(CommuneRow)) or 0

@@ -25,6 +25,7 @@ from matcher.errors import AlreadyExists, NotFound
 from matcher.store.catalogue import SaveOutcome
 from matcher.store.database import Database, in_chunks
 from matcher.store.schema import (
+    SENT,
     ContactProposalRow,
     FeedbackRow,
     HolderRow,
@@ -117,7 +118,7 @@ class HolderStore:
         return outcome
 
     def get(self, holder_id: str) -> HolderProfile:
-        with self.database.session() as session:
+        with self.database.reading() as session:
             row = session.get(HolderRow, holder_id)
             if row is None:
                 raise _unknown(holder_id)
@@ -125,7 +126,7 @@ class HolderStore:
 
     def opted_in(self, holder_id: str) -> bool:
         """Whether the stored holder still asks for the digest (False once erased)."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return bool(session.scalar(select(HolderRow.digest_opt_in).where(HolderRow.id == holder_id)))
 
     def _conditions(self, query: HolderQuery) -> list[Any]:
@@ -150,6 +151,7 @@ class HolderStore:
         """(total matching, one page) of holders with their last match and digest, in id order."""
         last_digest = (
             select(SendRow.holder_id, func.max(SendRow.sent_at).label("sent_at"))
+            .where(SendRow.state == SENT)
             .group_by(SendRow.holder_id)
             .subquery()
         )
@@ -168,7 +170,7 @@ class HolderStore:
         """
         conditions = self._conditions(query)
         stmt = stmt.where(*conditions).order_by(HolderRow.id)
-        with self.database.session() as session:
+        with self.database.reading() as session:
             if not query.search:
                 total = session.scalar(select(func.count()).select_from(HolderRow).where(*conditions)) or 0
                 rows = session.execute(stmt.offset(query.offset).limit(query.limit)).all()
@@ -181,7 +183,7 @@ class HolderStore:
 
     def organisation_of(self, holder_id: str) -> str | None:
         """The organisation key of a stored holder, or None for an unknown id."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return session.scalar(select(HolderRow.organisation_key).where(HolderRow.id == holder_id))
 
     def mark_matched(self, holder_id: str, when: datetime) -> None:
@@ -191,7 +193,7 @@ class HolderStore:
                 row.last_matched_at = when
 
     def count(self) -> int:
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return session.scalar(select(func.count()).select_from(HolderRow)) or 0
 
     def delete(self, holder_id: str) -> None:
@@ -245,7 +247,7 @@ class HolderStore:
     def rejected_by(self, holder_ids: list[str]) -> dict[str, set[str]]:
         """Opportunity ids each holder marked not relevant."""
         rejected: dict[str, set[str]] = {h: set() for h in holder_ids}
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.execute(
                 select(FeedbackRow.holder_id, FeedbackRow.opportunity_id).where(
                     FeedbackRow.verdict == "not_relevant", FeedbackRow.holder_id.in_(holder_ids)
@@ -257,7 +259,7 @@ class HolderStore:
 
     def feedback_of(self, holder_id: str) -> list[Feedback]:
         """Every verdict given for one holder, newest first."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.scalars(
                 select(FeedbackRow)
                 .where(FeedbackRow.holder_id == holder_id)
@@ -295,7 +297,7 @@ class HolderStore:
 
     def widenings_of(self, holder_id: str) -> list[Widening]:
         """The widenings saved in one holder's profile, newest first."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.scalars(
                 select(WideningRow)
                 .where(WideningRow.holder_id == holder_id)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from matcher.clock import utcnow
 from matcher.store.database import IN_CHUNK, Database
-from matcher.store.schema import DigestRunRow, HolderRow, SendRow
+from matcher.store.schema import PENDING, SENT, DigestRunRow, HolderRow, SendRow
 
 
 class DigestLedger:
@@ -61,34 +60,23 @@ class DigestLedger:
         with self.database.session() as session:
             session.execute(update(DigestRunRow).where(DigestRunRow.run_id == run_id).values(**values))
 
-    @contextmanager
-    def recording(
+    def hold(
         self,
         run_id: int,
         holder_id: str,
         opportunity_ids: list[str],
         clock: datetime,
         message_id: str,
-    ) -> Iterator[bool]:
-        """Record one e-mail's suggestions; the rows commit when the ``with`` body returns.
-
-        Yields False, recording nothing, when the holder unsubscribed or was erased meanwhile.
-        The rows are written before the body runs (the body hands the message to the server):
-        a database that cannot take them stops the run before an unrecorded e-mail goes out.
-        """
+    ) -> bool:
+        """Record one e-mail's suggestions as « pending », before it is handed to the server, in
+        one short transaction; False, recording nothing, when the holder unsubscribed or was
+        erased meanwhile. A database that cannot take the rows stops the run before an
+        unrecorded e-mail goes out."""
         now = utcnow()
         with self.database.session() as session:
-            # Writing first takes the database's write lock, so what is read next is current.
-            session.execute(
-                update(DigestRunRow)
-                .where(DigestRunRow.run_id == run_id)
-                .values(emails_sent=DigestRunRow.emails_sent + 1)
-            )
             opted_in = session.scalar(select(HolderRow.digest_opt_in).where(HolderRow.id == holder_id))
             if not opted_in:
-                session.rollback()
-                yield False
-                return
+                return False
             session.add_all(
                 SendRow(
                     holder_id=holder_id,
@@ -97,17 +85,50 @@ class DigestLedger:
                     clock=clock,
                     sent_at=now,
                     message_id=message_id,
+                    state=PENDING,
                 )
                 for opportunity_id in opportunity_ids
             )
-            session.flush()
-            yield True
+            return True
+
+    def confirm(self, run_id: int, message_id: str) -> None:
+        """The server accepted the e-mail: its rows become « sent », the run counts it."""
+        with self.database.session() as session:
+            session.execute(
+                update(SendRow)
+                .where(SendRow.message_id == message_id, SendRow.state == PENDING)
+                .values(state=SENT, sent_at=utcnow())
+            )
+            session.execute(
+                update(DigestRunRow)
+                .where(DigestRunRow.run_id == run_id)
+                .values(emails_sent=DigestRunRow.emails_sent + 1)
+            )
+
+    def release(self, message_id: str) -> None:
+        """The server did not take the e-mail: its pending rows go, so the next run sends it."""
+        with self.database.session() as session:
+            session.execute(delete(SendRow).where(SendRow.message_id == message_id, SendRow.state == PENDING))
+
+    def reconcile_pending(self) -> int:
+        """Forget the « pending » rows of runs that died while the server had their e-mail: the
+        next run sends those e-mails (again, if the server had accepted them before the crash:
+        the at-least-once window). Call it holding the digest lock, so that no run is alive.
+        Returns how many e-mails were concerned."""
+        with self.database.session() as session:
+            messages = session.scalar(
+                select(func.count(func.distinct(SendRow.message_id))).where(SendRow.state == PENDING)
+            )
+            session.execute(delete(SendRow).where(SendRow.state == PENDING))
+            return int(messages or 0)
 
     def last_clocks(self) -> dict[str, datetime]:
         """Each holder's last digest clock."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.execute(
-                select(SendRow.holder_id, func.max(SendRow.clock)).group_by(SendRow.holder_id)
+                select(SendRow.holder_id, func.max(SendRow.clock))
+                .where(SendRow.state == SENT)
+                .group_by(SendRow.holder_id)
             )
             return {holder_id: clock for holder_id, clock in rows}
 
@@ -115,11 +136,13 @@ class DigestLedger:
         """Which of ``opportunity_ids`` each holder already received."""
         wanted = set(holder_ids)
         sent: dict[str, set[str]] = defaultdict(set)
-        with self.database.session() as session:
+        with self.database.reading() as session:
             for start in range(0, len(opportunity_ids), IN_CHUNK):
                 chunk = opportunity_ids[start : start + IN_CHUNK]
                 rows = session.execute(
-                    select(SendRow.holder_id, SendRow.opportunity_id).where(SendRow.opportunity_id.in_(chunk))
+                    select(SendRow.holder_id, SendRow.opportunity_id).where(
+                        SendRow.opportunity_id.in_(chunk), SendRow.state == SENT
+                    )
                 )
                 for holder_id, opportunity_id in rows:
                     if holder_id in wanted:
@@ -128,10 +151,10 @@ class DigestLedger:
 
     def sends_of(self, holder_id: str) -> list[tuple[str, datetime]]:
         """(opportunity id, sent at) of every suggestion sent to one holder, oldest first."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.execute(
                 select(SendRow.opportunity_id, SendRow.sent_at)
-                .where(SendRow.holder_id == holder_id)
+                .where(SendRow.holder_id == holder_id, SendRow.state == SENT)
                 .order_by(SendRow.sent_at)
             )
             return [(opportunity_id, sent_at) for opportunity_id, sent_at in rows]

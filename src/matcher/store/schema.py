@@ -169,8 +169,13 @@ class DigestRunRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
 
 
+#: A send row's states: its e-mail handed to the server, then accepted by it.
+PENDING, SENT = "pending", "sent"
+
+
 class SendRow(Base):
-    """The send ledger: one row per (holder, opportunity) suggested in an accepted e-mail."""
+    """The send ledger: one row per (holder, opportunity) suggested in an e-mail, « pending »
+    while the mail server has it, « sent » once it accepted it."""
 
     __tablename__ = "sends"
 
@@ -183,6 +188,7 @@ class SendRow(Base):
     clock: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     message_id: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default=SENT, server_default=SENT)
 
 
 class ImpressionRow(Base):
