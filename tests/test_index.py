@@ -7,6 +7,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import delete, update
 
 from matcher.index import VectorIndex
@@ -212,3 +213,35 @@ def test_everything_matcher_writes_in_its_home_is_for_its_owner_only(make_engine
         if p.stat().st_mode & 0o077
     }
     assert not loose
+
+
+class DyingEncoder(RenamedEncoder):
+    """Stops the process's work after ``batches`` batches, as a kill -9 would (nothing after)."""
+
+    def __init__(self, inner, batches):
+        super().__init__(inner)
+        self.identity, self.left = inner.identity, batches
+
+    def encode(self, texts):
+        if self.left == 0:
+            raise KeyboardInterrupt
+        self.left -= 1
+        return self.inner.encode(texts)
+
+
+def test_a_killed_index_build_resumes_from_its_last_saved_batch(sample_engine, make_engine, monkeypatch):
+    from matcher.engine import upkeep
+
+    monkeypatch.setattr(upkeep, "CHECKPOINT_EVERY", upkeep.EMBED_BATCH)  # 152 offers: 3 batches
+    home, path = sample_engine.settings.home, sample_engine.settings.index_path
+    total = sum(row.status != "archived" for row in sample_engine.store.catalogue.changed_since(0))
+    path.unlink()
+    dying = make_engine(home)
+    dying._encoder = DyingEncoder(sample_engine.encoder, batches=2)
+    with pytest.raises(KeyboardInterrupt):
+        dying.refresh()
+    resumed = make_engine(home)
+    report = resumed.refresh()
+    # The first two batches were saved as they finished: only the rest is embedded again.
+    assert not report.rebuilt and report.embedded == total - 2 * upkeep.EMBED_BATCH
+    assert len(resumed.index) == total

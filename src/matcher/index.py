@@ -51,6 +51,16 @@ class VectorIndex:
     def __len__(self) -> int:
         return self.faiss.ntotal
 
+    def copy(self) -> VectorIndex:
+        """An independent copy to update while this one keeps serving (piece arrays and the
+        lexical model are shared: they are replaced, never changed in place)."""
+        twin = VectorIndex(self.dim, self.encoder_identity)
+        twin.faiss = faiss.clone_index(self.faiss)
+        twin.hashes = dict(self.hashes)
+        twin.pieces = dict(self.pieces)
+        twin.lexical = self.lexical
+        return twin
+
     def upsert(
         self,
         row_ids: np.ndarray,

@@ -234,7 +234,8 @@ class Engine:
             records = with_organisation(records, organisation)
         report = import_records(self.store, self.gazetteer, kind, records, self._meaning, admit)
         if kind == "opportunities":
-            self.refresh()
+            # The importer waits for its offers to be indexed; others' queries do not.
+            self.keeper.catch_up(wait=True)
         return report
 
     # --- opportunities ---------------------------------------------------------------------
@@ -255,7 +256,7 @@ class Engine:
     def publish(
         self, opportunity: Opportunity, *, create: bool = False, actor: User | None = None
     ) -> SaveOutcome:
-        """Store one opportunity, then refresh so that the next match sees it.
+        """Store one opportunity and apply it to the index, so that the next match sees it.
 
         With ``create``, an existing id is a conflict (AlreadyExists) and nothing is written.
         With an ``actor``, the offer must stay within their territories, and so must the one it
@@ -264,7 +265,7 @@ class Engine:
         if actor is not None and (problem := self._scope_problem(actor, opportunity)):
             raise OutOfScope(problem)
         outcome = self.store.catalogue.put(opportunity, create=create)
-        self.refresh()
+        self.keeper.catch_up(written=[opportunity.id])
         return outcome
 
     def archive(self, opportunity_id: str, actor: User | None = None) -> Opportunity:

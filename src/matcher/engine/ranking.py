@@ -111,7 +111,7 @@ class Ranker:
     ) -> list[MatchResult]:
         """Each profile's ``top`` opportunities; ``among`` restricts them to those ids; ``voice``
         says whom the reasons speak to (the holder, or a territory's officer about them)."""
-        self.keeper.refresh()
+        self.keeper.catch_up()
         # Encoding runs outside the engine lock: one request's projects are encoded while
         # another's are scored.
         vectors = self.profile_vectors(profiles)

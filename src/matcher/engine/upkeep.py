@@ -2,13 +2,21 @@
 
 The database is the source of truth. Before each query a cheap sequence check tells whether
 anything changed; then only what changed is re-read and re-embedded. The index is saved to one
-file and reloaded at start; a missing, damaged or foreign index is rebuilt.
+file and reloaded at start; a missing, damaged or foreign index is rebuilt, and a long build
+saves its progress as it goes, so that a killed one resumes from its last saved batch.
+
+Queries never wait for much embedding: a few changed offers are embedded before the query
+answers; many (a bulk import by another process) are embedded by a background thread on a copy
+of the index, swapped in at once when it is done, while queries answer on the previous state.
+An offer this process writes is applied at once all the same (read your writes).
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,11 +27,18 @@ from matcher.config import PRIVATE_FILE, Settings
 from matcher.domain import opportunity_text
 from matcher.encoders import Encoder, embed_passages
 from matcher.engine.caches import DocumentCache
+from matcher.errors import without_data
 from matcher.index import VectorIndex
 from matcher.lexical import LexicalModel
 from matcher.store import OpportunityRow, Store
 
+log = logging.getLogger(__name__)
+
 EMBED_BATCH = 64
+#: Changed offers a query embeds itself before it answers; more go to the background.
+INLINE_EMBED_LIMIT = EMBED_BATCH
+#: A long build saves the index every this many embedded offers (what a kill can lose).
+CHECKPOINT_EVERY = 16 * EMBED_BATCH
 #: Refit the lexical model when the catalogue has grown or shrunk by this share since.
 LEXICAL_REFIT_SHARE = 0.1
 
@@ -39,6 +54,7 @@ class SyncReport:
     embedded: int = 0
     removed: int = 0
     indexed: int = 0
+    refitted: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -49,7 +65,8 @@ class SyncReport:
 class IndexKeeper:
     """The catalogue's derived views (filter arrays, vector index) and their upkeep.
 
-    ``lock`` guards both views: ranking holds it while it reads them.
+    ``lock`` guards both views: ranking holds it while it reads them, upkeep while it swaps or
+    changes them (briefly: the long embedding runs on a copy, outside it).
     """
 
     def __init__(
@@ -69,9 +86,15 @@ class IndexKeeper:
         self.dirty = False
         self.lock = threading.RLock()
         self._file_lock = FileLock(str(settings.home / "index.lock"), timeout=120, mode=PRIVATE_FILE)
+        self._background: threading.Thread | None = None
+        self._background_lock = threading.Lock()
+        # Rows this process wrote and applied ahead of the background catch-up: row id -> seq.
+        self._written: dict[int, int] = {}
 
     def refresh(self, progress: Progress | None = None, full: bool = False) -> SyncReport:
-        """Bring the filter arrays and the index up to date with the database."""
+        """Bring the filter arrays and the index up to date with the database, now (the CLI,
+        start-up, the digest); a build from scratch saves its progress as it goes."""
+        self.wait()
         with self.lock:
             seq = self.store.catalogue.seq()
             if self.index is not None and seq == self.seq and not full:
@@ -88,11 +111,113 @@ class IndexKeeper:
                 index = self.index
             self.view.upsert(rows)
             self.documents.drop(row.row_id for row in rows)
-            self._sync_vectors(index, rows, everything, report, progress)
+            self._sync_vectors(index, rows, everything, report, progress, checkpoint=everything)
+            if report.refitted:
+                self.documents.clear()  # TF-IDF rows of the old vocabulary
             self.index, self.seq = index, seq
+            self._written.clear()
             report.indexed = len(index)
-            self.dirty |= report.changed
+            self.dirty |= report.changed or report.refitted
             return report
+
+    def catch_up(self, written: Collection[str] = (), wait: bool = False) -> None:
+        """Before a query, or after a write (``written``: the ids of the offers written).
+
+        A few changes are applied now; many are embedded in the background while queries answer
+        on the previous state. ``written`` offers are applied now in every case, so that the
+        writer's next query sees them; ``wait`` returns only once everything is applied (for the
+        writer of a whole import), still without holding queries up.
+        """
+        if self.index is None:
+            self.refresh()
+            return
+        if not self.catching_up():
+            seq = self.store.catalogue.seq()
+            if seq == self.seq:
+                return
+            rows = self.store.catalogue.changed_since(self.seq)
+            if self._to_embed(rows) <= INLINE_EMBED_LIMIT:
+                self.refresh()
+                return
+            self._start_background()
+        if written:
+            self._apply_written(written)
+        if wait:
+            self.wait()
+
+    def catching_up(self) -> bool:
+        """Whether a background catch-up is running."""
+        background = self._background
+        return background is not None and background.is_alive()
+
+    def wait(self) -> None:
+        """Return once no background catch-up is running."""
+        background = self._background
+        if background is not None and background is not threading.current_thread():
+            background.join()
+
+    def _to_embed(self, rows: list[OpportunityRow]) -> int:
+        hashes = self.index.hashes if self.index is not None else {}
+        return sum(1 for r in rows if r.status != "archived" and hashes.get(r.row_id) != r.text_hash)
+
+    def _start_background(self) -> None:
+        with self._background_lock:
+            if self.catching_up():
+                return
+            self._background = threading.Thread(
+                target=self._catch_up_in_background, name="matcher-index-catch-up", daemon=True
+            )
+            self._background.start()
+
+    def _catch_up_in_background(self) -> None:
+        """Embed on a copy, outside the lock, and swap it in; again while the database moved."""
+        try:
+            while True:
+                with self.lock:
+                    if self.index is None:
+                        return
+                    base_seq, index, view = self.seq, self.index.copy(), copy.copy(self.view)
+                seq = self.store.catalogue.seq()
+                if seq == base_seq:
+                    return
+                rows = self.store.catalogue.changed_since(base_seq)
+                report = SyncReport()
+                view.upsert(rows)
+                self._sync_vectors(index, rows, False, report, None)
+                with self.lock:
+                    if self.seq != base_seq:
+                        continue  # a refresh moved on meanwhile: start again from its state
+                    late = [row_id for row_id, written in self._written.items() if written > seq]
+                    if late:  # written here after the copy was read: apply them to it too
+                        self._apply(index, view, self.store.catalogue.rows_by_row_id(late), report)
+                    self._written = {r: w for r, w in self._written.items() if w > seq}
+                    self.index, self.view, self.seq = index, view, seq
+                    if report.refitted:
+                        self.documents.clear()
+                    else:
+                        self.documents.drop(row.row_id for row in rows)
+                    self.dirty |= report.changed or report.refitted
+        except Exception as error:  # the next query starts it again; queries go on meanwhile
+            log.warning("background index catch-up stopped: %s", without_data(error))
+
+    def _apply_written(self, written: Collection[str]) -> None:
+        rows = self.store.catalogue.rows_by_id(list(written))
+        with self.lock:
+            if self.index is None:
+                return
+            report = SyncReport()
+            self._apply(self.index, self.view, rows, report)
+            if report.refitted:
+                self.documents.clear()
+            self._written.update((row.row_id, row.seq) for row in rows if row.seq > self.seq)
+            self.dirty |= report.changed or report.refitted
+
+    def _apply(
+        self, index: VectorIndex, view: CatalogueView, rows: list[OpportunityRow], report: SyncReport
+    ) -> None:
+        view.upsert(rows)
+        self.documents.drop(row.row_id for row in rows)
+        self._sync_vectors(index, rows, False, report, None)
 
     def _load(self, full: bool) -> tuple[VectorIndex, str]:
         """The saved index, or a fresh one and the reason the saved one cannot serve."""
@@ -121,6 +246,7 @@ class IndexKeeper:
         everything: bool,
         report: SyncReport,
         progress: Progress | None,
+        checkpoint: bool = False,
     ) -> None:
         wanted = {r.row_id: r.text_hash for r in rows if r.status != "archived"}
         if everything:
@@ -144,6 +270,11 @@ class IndexKeeper:
             report.embedded += len(batch)
             if progress:
                 progress(report.embedded, len(stale))
+            if checkpoint and report.embedded % CHECKPOINT_EVERY == 0 and report.embedded < len(stale):
+                # What a kill loses from here is the batches since: the next build starts
+                # from this file (its vectors are known by text hash).
+                with self._file_lock:
+                    index.save(self.settings.index_path)
         if progress and not stale:
             progress(0, 0)
         self._refit_lexical_if_needed(index, report, texts)
@@ -159,9 +290,8 @@ class IndexKeeper:
         missing = [row_id for row_id in index.hashes if row_id not in texts]
         texts.update((r, opportunity_text(o)) for r, o in self.store.catalogue.by_row_id(missing).items())
         index.lexical = LexicalModel().fit([texts[row_id] for row_id in index.hashes])
-        self.documents.clear()  # TF-IDF rows of the old vocabulary
+        report.refitted = True  # the caller drops the TF-IDF rows of the old vocabulary
         report.notes.append(f"modèle lexical réajusté sur {n} offres")
-        self.dirty = True
 
     def loaded(self) -> tuple[VectorIndex, LexicalModel]:
         """The index and its lexical model, as the last refresh left them."""
@@ -172,6 +302,7 @@ class IndexKeeper:
 
     def save(self) -> bool:
         """Write the index if it changed since loaded; returns whether it wrote."""
+        self.wait()
         with self.lock:
             if self.index is None or not self.dirty:
                 return False
