@@ -1,12 +1,16 @@
-"""Shared fixtures: one real encoder per session, and a real home loaded with the sample data."""
+"""Shared fixtures: one real encoder per session, a real home loaded with the sample data, and
+the database behind every home (SQLite in it; PostgreSQL too for the modules that say so)."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from matcher.cli.matching import DEMO_ORGANISATION
 from matcher.config import Settings
@@ -17,6 +21,79 @@ from matcher.intake import import_records, read_file, read_records, with_organis
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 COMMUNES_CSV = REPO.parent / "shared" / "data" / "geo" / "communes.csv"
+
+#: A PostgreSQL server the tests may create databases on (.ci/postgres starts one).
+TEST_DATABASE_URL = os.environ.get("MATCHER_TEST_DATABASE_URL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A module runs on each database with ``pytestmark = pytest.mark.usefixtures("database")``;
+    # the others on SQLite, a home's default.
+    if "database" in metafunc.fixturenames:
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True, scope="module")
+
+
+class PostgresHomes:
+    """One PostgreSQL database per home a test opens: a copy of the sample data for a home
+    copied from the sample home (it holds the sample's SQLite file), an empty one otherwise."""
+
+    SAMPLE = "matcher_sample"
+
+    def __init__(self, url: str):
+        self.url = make_url(url)
+        self.server = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        self.names = itertools.count()
+        self.homes: dict[Path, str] = {}
+
+    def _create(self, name: str, template: str | None = None) -> str:
+        with self.server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(
+                text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+            )
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def sample_template(self, sample_home: Path) -> None:
+        """The sample data in PostgreSQL, loaded once, in the sample home's order (same row ids)."""
+        url = self._create(self.SAMPLE)
+        engine = Engine(Settings(home=sample_home / "postgres-template", database_url=url))
+        try:
+            load_sample(engine)
+        finally:
+            engine.close()
+        shutil.rmtree(sample_home / "postgres-template", ignore_errors=True)
+
+    def for_home(self, home: Path) -> str:
+        home = home.resolve()
+        if home not in self.homes:
+            sampled = (home / "matcher.db").exists()
+            name = f"matcher_test_{os.getpid()}_{next(self.names)}"
+            self.homes[home] = self._create(name, self.SAMPLE if sampled else None)
+        return self.homes[home]
+
+    def drop_all(self) -> None:
+        with self.server.connect() as connection:
+            for url in self.homes.values():
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        self.homes.clear()
+
+
+@pytest.fixture(scope="module")
+def database(request: pytest.FixtureRequest, sample_home: Path) -> Iterator[str]:
+    """The kind of database the module's homes use. On PostgreSQL every ``Settings`` without an
+    explicit URL names a database of its own for its home (skipped without a server)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        yield kind
+        return
+    if not TEST_DATABASE_URL:
+        pytest.skip("PostgreSQL : MATCHER_TEST_DATABASE_URL n'est pas défini (.ci/postgres en démarre un)")
+    homes = PostgresHomes(TEST_DATABASE_URL)
+    homes.sample_template(sample_home)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Settings, "db_url", property(lambda s: s.database_url or homes.for_home(s.home)))
+        yield kind
+        homes.drop_all()
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +122,8 @@ def load_sample(engine: Engine) -> None:
 def sample_home(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
     """A home with the sample data imported and indexed, built once per session."""
     home = tmp_path_factory.mktemp("sample-home")
-    engine = Engine(Settings(home=home), encoder=encoder)
+    # Always SQLite: it is the source every test's copy starts from, on either database.
+    engine = Engine(Settings(home=home, database_url=f"sqlite:///{home / 'matcher.db'}"), encoder=encoder)
     load_sample(engine)
     engine.refresh()
     engine.save_index()

@@ -36,17 +36,17 @@ class Served:
 
 
 @contextmanager
-def matcher_serve(home: Path, cwd: Path, **environment: str) -> Iterator[Served]:
+def matcher_serve(home: Path, cwd: Path, *options: str, **environment: str) -> Iterator[Served]:
     """``matcher serve`` over ``home`` until the block ends (then SIGINT, as a person would)."""
     env = {**os.environ, "MATCHER_HOME": str(home), **environment}
     port = free_port()
     process = subprocess.Popen(
-        [*matcher_command(), "serve", "--port", str(port)],
+        [*matcher_command(), "serve", "--port", str(port), *options],
         env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     served = Served(f"http://127.0.0.1:{port}", process)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while True:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             try:

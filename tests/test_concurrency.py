@@ -29,6 +29,9 @@ from matcher.intake import import_records, read_records
 from service.app import create_app
 from tests.serving import matcher_command
 
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 T = TypeVar("T")
 
@@ -46,7 +49,9 @@ db.execute("COMMIT")
 
 
 @pytest.fixture
-def lock_holder(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+def lock_holder(tmp_path: Path, database: str) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    if database != "sqlite":
+        pytest.skip("SQLite's write lock: PostgreSQL locks rows, not the database")
     home = tmp_path / "home"
     Engine(Settings(home=home)).close()  # the schema, migrated
     holder = subprocess.Popen(

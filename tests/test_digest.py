@@ -36,6 +36,9 @@ from matcher.store import Store
 from matcher.store.schema import DigestRunRow, HolderRow, OpportunityRow, SendRow
 from tests.serving import free_port
 
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 KEY = "clé-de-test-pour-signer-les-liens"
 PUBLISHED = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
@@ -113,7 +116,7 @@ def mailbox() -> Mailbox:
 def stamped_copy(sample_home: Path, home: Path) -> Path:
     """A private copy of the sample home, every offer published on PUBLISHED."""
     shutil.copytree(sample_home, home)
-    store = Store(f"sqlite:///{home / 'matcher.db'}")
+    store = Store(Settings(home=home).db_url)
     with store.database.session() as session:
         session.execute(update(OpportunityRow).values(created_at=PUBLISHED, updated_at=PUBLISHED))
     store.close()
@@ -526,7 +529,7 @@ def test_cli_unsubscribe_and_forged_token(home: Path, monkeypatch: pytest.Monkey
     done = runner.invoke(cli_app, ["unsubscribe", f"https://matcher.test/v1/unsubscribe?token={token}"])
     assert done.exit_code == 0, done.output
     assert "h-002" in done.output and "ne recevrez plus" in done.output
-    store = Store(f"sqlite:///{home / 'matcher.db'}")
+    store = Store(Settings(home=home).db_url)
     assert not store.holders.get("h-002").digest_opt_in
     store.close()
 

@@ -18,6 +18,9 @@ from matcher.explain import euros
 from matcher.filters import hard_filters
 from matcher.geo import short_name
 
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
+
 TODAY = date(2026, 11, 22)
 CITIES = {  # real coordinates of the communes (INSEE table)
     "Paris 11e Arrondissement": (48.8590, 2.3800),

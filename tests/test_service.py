@@ -43,7 +43,10 @@ from matcher.spreadsheet import matches_sheet
 from matcher.store import Store
 from matcher.store.schema import DigestRunRow, FeedbackRow, SendRow, UserRow, WebSessionRow
 from service.app import create_app
-from tests.serving import free_port, matcher_command, matcher_serve
+from tests.serving import Served, free_port, matcher_command, matcher_serve
+
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_OFFERS = {
@@ -1254,3 +1257,38 @@ def test_matcher_serve_runs_the_api(sample_home: Path, tmp_path: Path) -> None:
     report = reopened.refresh()  # the index the service saved on shutdown loads cleanly, up to date
     assert not report.rebuilt and report.embedded == 0 and "act-from-cli" in reopened.view.arrays["id"]
     reopened.close()
+
+
+def test_service_processes_on_one_database_see_each_other_s_writes(sample_home: Path, tmp_path: Path) -> None:
+    """Two services (one of them with two worker processes) over one database: a write through
+    one is in the next answer of the other."""
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    tokens = make_accounts(home)
+    same_database = {"MATCHER_DATABASE_URL": Settings(home=home).db_url}
+    officer = {"Authorization": f"Bearer {tokens['officer']}"}
+    counsellor = {"Authorization": f"Bearer {tokens['counsellor']}"}
+
+    def titles(served: Served) -> dict[str, str]:
+        response = httpx.get(f"{served.base}/v1/holders/h-001/matches", headers=counsellor, timeout=60)
+        assert response.status_code == 200, response.text
+        return {m["opportunity_id"]: m["title"] for m in response.json()["matches"]}
+
+    with (
+        matcher_serve(home, tmp_path, **same_database) as first,
+        matcher_serve(home, tmp_path, "--workers", "2", **same_database) as second,
+    ):
+        created = httpx.post(
+            f"{first.base}/v1/opportunities", json=offer("multi"), headers=officer, timeout=60
+        )
+        assert created.status_code == 201, created.text
+        assert "multi" in titles(second)
+        for i in range(4):  # through either service, and either worker of the second
+            writer, reader = (second, first) if i % 2 == 0 else (first, second)
+            patch = {"title": f"Infirmière ou infirmier à domicile à Vendôme, tournée {i + 1}"}
+            answer = httpx.patch(
+                f"{writer.base}/v1/opportunities/multi", json=patch, headers=officer, timeout=60
+            )
+            assert answer.status_code == 200, answer.text
+            assert titles(reader)["multi"] == patch["title"]
+            assert titles(writer)["multi"] == patch["title"]

@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from matcher.accounts import draft_account, hash_token
+from matcher.config import Settings
 from matcher.domain import (
     DEFAULT_ORGANISATION,
     HolderProfile,
@@ -27,6 +28,9 @@ from matcher.domain import (
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store import Store
 from matcher.store.schema import Base
+
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("database")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = Path(__file__).resolve().parents[1] / "data"
@@ -53,7 +57,7 @@ def offer(offer_id: str = "o-1", **changes: object) -> Opportunity:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    opened = Store(f"sqlite:///{tmp_path / 'matcher.db'}")
+    opened = Store(Settings(home=tmp_path).db_url)
     yield opened
     opened.close()
 
