@@ -165,7 +165,7 @@ class CatalogueStore:
         query = select(OpportunityRow.payload, OpportunityRow.created_at, OpportunityRow.updated_at)
         if territories is not None:
             query = query.where(OpportunityRow.territory_key.in_([territory_key(t) for t in territories]))
-        with self.database.session() as session:
+        with self.database.reading() as session:
             rows = session.execute(query.order_by(OpportunityRow.updated_at.desc(), OpportunityRow.id))
             return [Listing(Opportunity.from_stored(p), created, updated) for p, created, updated in rows]
 

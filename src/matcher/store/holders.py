@@ -272,7 +272,7 @@ class HolderStore:
         on it, each holder once); offers nobody marked are absent."""
         ids = list(opportunity_ids)
         counts: dict[str, int] = {}
-        with self.database.session() as session:
+        with self.database.reading() as session:
             for chunk in in_chunks(ids):
                 query = (
                     select(FeedbackRow.opportunity_id, func.count(func.distinct(FeedbackRow.holder_id)))

@@ -42,7 +42,7 @@ class OutreachStore:
         """Impressions from ``since`` on, by offer then channel (offers never shown absent)."""
         totals: dict[str, dict[str, int]] = defaultdict(dict)
         ids = list(opportunity_ids)
-        with self.database.session() as session:
+        with self.database.reading() as session:
             for chunk in in_chunks(ids):
                 query = (
                     select(ImpressionRow.opportunity_id, ImpressionRow.channel, func.sum(ImpressionRow.count))
@@ -79,7 +79,7 @@ class OutreachStore:
 
     def proposals(self, opportunity_id: str, holder_ids: Collection[str]) -> dict[str, datetime]:
         """When a contact was proposed for each of ``holder_ids`` about one offer."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return self._proposed(session, opportunity_id, list(holder_ids))
 
     @staticmethod
