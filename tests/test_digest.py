@@ -446,7 +446,11 @@ def test_unsubscribe_round_trip_over_http_stops_the_next_digest(
         assert response.status_code == 400 and "invalide" in response.json()["detail"]
         assert engine.store.holders.get("h-001").digest_opt_in
 
+        # Following the link (a person, or a mail scanner) only shows a page with a button.
         response = client.get("/v1/unsubscribe", params={"token": token})
+        assert response.status_code == 200 and "Me désinscrire" in response.text
+        assert engine.store.holders.get("h-001").digest_opt_in
+        response = client.post("/v1/unsubscribe", params={"token": token})
         assert response.status_code == 200 and "ne recevrez plus" in response.text
         again = client.get("/v1/unsubscribe", params={"token": token}, headers={"Accept": "application/json"})
         assert again.status_code == 200 and again.json()["unsubscribed"] is True
@@ -506,7 +510,7 @@ def test_without_the_secret_key_unsubscribing_says_why_and_serve_warns(
     with TestClient(create_app(settings, encoder=encoder)) as client:
         response = client.get("/v1/unsubscribe", params={"token": make_token(KEY, "h-001")})
     assert response.status_code == 503 and "MATCHER_SECRET_KEY" in response.text
-    assert "clé secrète" in response.text and "Répondez à l&#x27;e-mail" in response.text
+    assert "clé secrète" in response.text and "Répondez à l&#39;e-mail" in response.text
     assert "MATCHER_SECRET_KEY is not set" in caplog.text
 
     import uvicorn

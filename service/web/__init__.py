@@ -9,6 +9,7 @@ sign_in      /connexion, /deconnexion
 holders      /porteurs… (counsellors)
 offers       /offres… (territory officers)
 suggestions  /suggestions/communes while typing (any signed-in person)
+links        the pages behind the e-mails' signed links: /interet, /rappels/…
 """
 
 from __future__ import annotations
@@ -95,11 +96,11 @@ class PagePolicy:
 
 def install(app: FastAPI) -> None:
     """Mount the static files and add the pages' routes to ``app``."""
-    from service.web import holders, offers, sign_in, suggestions
+    from service.web import holders, links, offers, sign_in, suggestions
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(PagePolicy, policy=content_policy(app.state.settings.map_tiles))
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_exception_handler(PageRefused, _page_refused)
-    for module in (sign_in, holders, offers, suggestions):
+    for module in (sign_in, holders, offers, suggestions, links):
         app.include_router(module.router)

@@ -3,7 +3,7 @@
 common    consoles, exit codes, the engine factory, progress bars, import reports
 records   ``matcher import`` and ``matcher geo load``
 matching  ``matcher index``, ``match`` and ``demo``
-digest    ``matcher digest`` and ``unsubscribe``
+digest    ``matcher digest``, ``unsubscribe`` and ``reminders``
 accounts  ``matcher users``
 serve     ``matcher serve``
 ranker    ``matcher ranker train`` and ``evaluate``
@@ -34,6 +34,7 @@ app.command("match")(matching.match)
 app.command("demo")(matching.demo)
 app.command("digest")(digest.digest)
 app.command("unsubscribe")(digest.unsubscribe)
+app.command("reminders")(digest.reminders)
 app.command("serve")(serve)
 
 __all__ = ["app"]

@@ -2,14 +2,16 @@
 
 Everything quoted comes from the engine's match (reasons, distance) or from the record
 (title, place, price). An opportunity's ``contact_email`` never reaches a template: the
-holder is pointed to their counsellor, or to the territory by name.
+holder is pointed to their counsellor, or to the territory by name. Each offer carries a signed
+« Ça m'intéresse » link (``INTEREST_PATH``), whose page asks before it records anything.
 """
 
 from __future__ import annotations
 
 import email.policy
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -21,7 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from matcher.clock import utcnow
 from matcher.config import Settings
 from matcher.digest.selection import HolderDigest, Suggestion
-from matcher.digest.tokens import make_token
+from matcher.digest.tokens import INTEREST_LINK, make_token, sign_link
 from matcher.domain import KIND_LABELS
 from matcher.explain import department_label, euros
 from matcher.geo import short_name
@@ -33,6 +35,8 @@ MONTHS = (
 MAX_REASONS = 2
 HEADERS_POLICY = email.policy.default.clone(max_line_length=998)
 UNSUBSCRIBE_PATH = "/v1/unsubscribe"
+#: The page behind « Ça m'intéresse » (service.web.links).
+INTEREST_PATH = "/interet"
 
 
 class UnusableAddress(ValueError):
@@ -51,9 +55,9 @@ def templates() -> Environment:
     )
 
 
-def long_date(moment: datetime) -> str:
-    """« 16 novembre 2026 », in local time."""
-    day = moment.astimezone()
+def long_date(moment: datetime | date) -> str:
+    """« 16 novembre 2026 » (an instant in local time)."""
+    day = moment.astimezone() if isinstance(moment, datetime) else moment
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
@@ -73,6 +77,11 @@ def intro(count: int, first: bool, since: datetime) -> str:
 
 def unsubscribe_url(settings: Settings, token: str) -> str:
     return f"{settings.public_url.rstrip('/')}{UNSUBSCRIBE_PATH}?{urlencode({'token': token})}"
+
+
+def page_url(settings: Settings, path: str, token: str) -> str:
+    """The public address of a page that confirms a signed link's action."""
+    return f"{settings.public_url.rstrip('/')}{path}?{urlencode({'jeton': token})}"
 
 
 def price_figure(suggestion: Suggestion) -> str:
@@ -116,7 +125,7 @@ FILLER_REASONS = {"kind_sought"}
 WARNINGS_IN_FIGURES = {"price_unknown"}
 
 
-def item_context(suggestion: Suggestion, holder_origin: str | None) -> dict[str, object]:
+def item_context(suggestion: Suggestion, holder_origin: str | None, interest_url: str) -> dict[str, object]:
     match, opportunity = suggestion.match, suggestion.opportunity
     location = opportunity.location
     reasons = [r for r in match.reasons if r.code not in REPEATED_IN_FIGURES]
@@ -134,6 +143,7 @@ def item_context(suggestion: Suggestion, holder_origin: str | None) -> dict[str,
         "reasons": [r.text for r in reasons],
         "warning": warnings[0].text if warnings else None,
         "reference": opportunity.id,
+        "interest_url": interest_url,
     }
 
 
@@ -149,49 +159,77 @@ def message_domain(mail_from: str) -> str:
     return address.rpartition("@")[2] or "matcher.invalid"
 
 
+def new_message(
+    settings: Settings, subject: str, to: tuple[str | None, str | None], idstring: str, now: datetime
+) -> EmailMessage:
+    """A message's headers (matcher's e-mails are all automatic); ``to`` is (name, address),
+    UnusableAddress when the address cannot be written in a header."""
+    name, address = to
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.mail_from
+    try:
+        message["To"] = Address(display_name=name or "", addr_spec=address)
+    except (ValueError, IndexError, TypeError) as error:
+        raise UnusableAddress(f"adresse e-mail inutilisable ({address!r}) : {error}") from None
+    message["Date"] = format_datetime(now.astimezone(UTC))
+    message["Message-ID"] = make_msgid(idstring=idstring, domain=message_domain(settings.mail_from))
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def with_bodies(
+    message: EmailMessage, template: str, context: Mapping[str, object], html: bool = True
+) -> None:
+    """Give ``message`` its French text part (``template``.txt.j2) and, with ``html``, its HTML
+    alternative (``template``.html.j2); add the headers last."""
+    env = templates()
+    text = env.get_template(f"{template}.txt.j2").render(context)
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    if html:
+        page = env.get_template(f"{template}.html.j2").render(context)
+        message.add_alternative(page, subtype="html", charset="utf-8", cte="quoted-printable")
+    message["Content-Language"] = "fr"  # after the parts: set_content clears Content-* headers
+    # The bodies are encoded by now (76-character lines); from here on the policy only folds
+    # headers, and a long link in a header (List-Unsubscribe) must stay one piece, not RFC 2047 words.
+    message.policy = HEADERS_POLICY
+
+
 @dataclass(frozen=True)
 class Composer:
-    """Builds the e-mail of one digest; ``secret_key`` signs the unsubscribe link."""
+    """Builds the e-mail of one digest; ``secret_key`` signs its unsubscribe and interest links."""
 
     settings: Settings
     secret_key: str
 
     def compose(self, digest: HolderDigest, run_id: int, now: datetime | None = None) -> EmailMessage:
         holder = digest.holder
+        now = now or utcnow()
         count = len(digest.suggestions)
         origin = holder.origin.commune if holder.origin else None
         unsubscribe = unsubscribe_url(self.settings, make_token(self.secret_key, holder.key))
+        items = [
+            item_context(s, origin, self.interest_url(holder.key, s.opportunity.id, now))
+            for s in digest.suggestions
+        ]
         context = {
             "name": holder.name,
             "count": count,
             "subject": subject(count),
             "intro": intro(count, digest.first, digest.since),
-            "items": [item_context(s, origin) for s in digest.suggestions],
+            "items": items,
             "counsellor": counsellor_context(digest),
             "unsubscribe_url": unsubscribe,
         }
-        env = templates()
-        text = env.get_template("digest.txt.j2").render(context)
-        html = env.get_template("digest.html.j2").render(context)
-
-        message = EmailMessage()
-        message["Subject"] = context["subject"]
-        message["From"] = self.settings.mail_from
-        try:
-            message["To"] = Address(display_name=holder.name or "", addr_spec=holder.email)
-        except (ValueError, IndexError, TypeError) as error:
-            raise UnusableAddress(f"adresse e-mail inutilisable ({holder.email!r}) : {error}") from None
-        message["Date"] = format_datetime((now or utcnow()).astimezone(UTC))
-        message["Message-ID"] = make_msgid(
-            idstring=f"digest.{run_id}", domain=message_domain(self.settings.mail_from)
+        message = new_message(
+            self.settings, subject(count), (holder.name, holder.email), f"digest.{run_id}", now
         )
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message["Auto-Submitted"] = "auto-generated"
-        message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-        message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-        message["Content-Language"] = "fr"  # after the parts: set_content clears Content-* headers
-        # The bodies are encoded by now (76-character lines); from here on the policy only folds
-        # headers, and the long List-Unsubscribe URL must stay one piece, not RFC 2047 words.
-        message.policy = HEADERS_POLICY
+        with_bodies(message, "digest", context)
         return message
+
+    def interest_url(self, holder_id: str, opportunity_id: str, now: datetime) -> str:
+        """The « Ça m'intéresse » link of one offer in one holder's e-mail."""
+        token = sign_link(self.secret_key, INTEREST_LINK, {"holder": holder_id, "offer": opportunity_id}, now)
+        return page_url(self.settings, INTEREST_PATH, token)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from matcher import accounts
+from matcher import accounts, freshness
 from matcher.accounts import Role, User, scope_problem
 from matcher.catalogue import CatalogueView
 from matcher.clock import utcnow
@@ -46,6 +46,7 @@ from matcher.engine.ranking import Ranker
 from matcher.engine.training import RankerComparison, TrainingReport, adopt, adopted_model, compare, train
 from matcher.engine.upkeep import IndexKeeper, Progress, SyncReport
 from matcher.errors import InvalidRecord, MatcherError, NotFound, OutOfScope, SignInRefused
+from matcher.freshness import DueOffer
 from matcher.geo import Commune, Gazetteer, read_communes_csv
 from matcher.index import VectorIndex
 from matcher.intake import (
@@ -59,7 +60,7 @@ from matcher.intake import (
 )
 from matcher.ranker import Scorer, load_scorer
 from matcher.scoring import Weights
-from matcher.store import DigestLedger, SaveOutcome, Store
+from matcher.store import DigestLedger, ReminderLedger, SaveOutcome, Store
 from matcher.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -430,6 +431,41 @@ class Engine:
     def ledger(self) -> DigestLedger:
         """The digest's runs and send ledger (the digest job's own persistence)."""
         return self.store.ledger
+
+    # --- freshness ---------------------------------------------------------------------------
+
+    def prolong(
+        self,
+        opportunity_id: str,
+        months: int = freshness.PROLONG_MONTHS,
+        actor: User | None = None,
+        today: date | None = None,
+    ) -> Opportunity:
+        """Push a published offer's expiry ``months`` later (from today when it has none or it
+        is past); that counts as its update. InvalidRecord for an offer that is not published."""
+        stored = self.editable(opportunity_id, actor)
+        if stored.status != "published":
+            problem = "seule une offre publiée se prolonge ; republiez-la d'abord"
+            raise InvalidRecord(f"opportunité {opportunity_id}", [("status", problem)])
+        expires = freshness.prolonged_expiry(stored.expires_on, today or date.today(), months)
+        prolonged = stored.model_copy(update={"expires_on": expires})
+        self.publish(prolonged, actor=actor)
+        return prolonged
+
+    def offers_due(self, today: date | None = None) -> list[DueOffer]:
+        """Published offers still online that expire within ``freshness.EXPIRY_NOTICE`` or were
+        not updated for ``freshness.STALE_AFTER``, in id order."""
+        return self.store.reminders.due_offers(today or date.today())
+
+    @property
+    def reminders(self) -> ReminderLedger:
+        """The reminders' ledger (the reminder job's own persistence)."""
+        return self.store.reminders
+
+    def counsellor_emails(self, holder: HolderProfile) -> tuple[str, ...]:
+        """Where to tell a stored holder's counsellor: the address the profile names, else those
+        of the active counsellor accounts of the holder's organisation."""
+        return self.outreach.counsellor_emails(holder)
 
     # --- accounts --------------------------------------------------------------------------
 

@@ -120,7 +120,7 @@ class Outreach:
         holder = next((h for h in sharing if self.pseudonym(h.key) == pseudonym), None)
         if holder is None:
             raise NotFound(f"candidat·e inconnu·e ou qui ne partage plus son profil : {pseudonym}")
-        recipients = self._counsellors_of(holder)
+        recipients = self.counsellor_emails(holder)
         if not recipients:
             raise NotFound(
                 f"{pseudonym} n'a pas de conseiller·e joignable par e-mail : la mise en relation "
@@ -135,7 +135,7 @@ class Outreach:
         """Forget a proposal whose message could not be sent, so that it can be proposed again."""
         self.store.outreach.withdraw(proposal.opportunity.id, proposal.holder.key)
 
-    def _counsellors_of(self, holder: HolderProfile) -> tuple[str, ...]:
+    def counsellor_emails(self, holder: HolderProfile) -> tuple[str, ...]:
         """The holder's own counsellor's address, else those of their organisation's counsellors."""
         if holder.counsellor and holder.counsellor.email:
             return (holder.counsellor.email,)

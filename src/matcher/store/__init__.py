@@ -7,6 +7,7 @@ holders    holder profiles and caseloads, their feedback and widenings, erasure
 accounts   accounts, token and password hashes, web sessions
 ledger     digest runs and the send ledger
 outreach   offers' impression counts and the contacts officers proposed
+reminders  offers due for a reminder, and the reminders' ledger
 gazetteer  the communes table
 """
 
@@ -19,6 +20,7 @@ from matcher.store.gazetteer import GazetteerStore
 from matcher.store.holders import HolderStore
 from matcher.store.ledger import DigestLedger
 from matcher.store.outreach import OutreachStore
+from matcher.store.reminders import ReminderLedger
 from matcher.store.schema import OpportunityRow
 
 
@@ -32,6 +34,7 @@ class Store:
         self.accounts = AccountStore(self.database)
         self.ledger = DigestLedger(self.database)
         self.outreach = OutreachStore(self.database)
+        self.reminders = ReminderLedger(self.database)
         self.gazetteer = GazetteerStore(self.database)
 
     def close(self) -> None:
@@ -47,6 +50,7 @@ __all__ = [
     "HolderStore",
     "OpportunityRow",
     "OutreachStore",
+    "ReminderLedger",
     "SaveOutcome",
     "Store",
     "text_hash",

@@ -244,3 +244,21 @@ class CommuneRow(Base):
 
 
 Index("ix_opportunities_kind_status", OpportunityRow.kind, OpportunityRow.status)
+
+
+class ReminderRow(Base):
+    """The reminders' ledger: one row per (officer, offer, reason, period) in an accepted e-mail,
+    so that each is sent once, also across reruns."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("account_id", "opportunity_id", "reason", "period"),)
+
+    reminder_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.user_id"), index=True)
+    opportunity_id: Mapped[str] = mapped_column(String(64), index=True)
+    # « expiring » (period: the expiry date) or « stale » (period: the last update's date).
+    reason: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(32))
+    clock: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    message_id: Mapped[str] = mapped_column(String(255))
