@@ -116,7 +116,6 @@ def _confirmation(request: Request, engine: EngineDep, token: str) -> Response:
     ]
     return link_page(
         request,
-        "confirmer",
         title="Ne plus recevoir les suggestions ?",
         explanation=explanation,
         button="Me désinscrire",

@@ -17,19 +17,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from matcher import reminders
 from matcher.digest.interest import ALREADY, declare_interest, interest_link
 from matcher.digest.message import INTEREST_PATH, long_date
 from matcher.digest.tokens import ARCHIVE_LINK, PROLONG_LINK, DigestNotConfigured, ExpiredLink, InvalidToken
 from matcher.freshness import PROLONG_MONTHS, prolonged_expiry
-from matcher.reminders import (
-    LinkOutcome,
-    OfferLink,
-    archive_by_link,
-    archive_refusal,
-    offer_link,
-    prolong_by_link,
-    prolong_refusal,
-)
 from matcher.reminders.message import ARCHIVE_PATH, PROLONG_PATH
 from service.auth import EngineDep
 from service.web.rendering import render
@@ -41,10 +33,13 @@ PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 OFFERS = ("/offres", "Voir les offres de mon territoire")
 
 
-def link_page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page of a signed link: not cached, its address never sent as a referrer."""
-    context.setdefault("opportunity", None)
-    response = render(request, f"liens/{template}.html", status_code, **context)
+def link_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page of a signed link: what its button will do (``button``, ``action``, ``explanation``)
+    or what was done (``message``, ``ok``); not cached, its address never sent as a referrer."""
+    for name in ("opportunity", "message", "button", "follow"):
+        context.setdefault(name, None)
+    context.setdefault("explanation", [])
+    response = render(request, "liens/page.html", status_code, **context)
     response.headers.update(PRIVATE)
     return response
 
@@ -52,11 +47,11 @@ def link_page(request: Request, template: str, status_code: int = 200, **context
 def confirmation(request: Request, token: str, **context: Any) -> HTMLResponse:
     """The page that shows what the button will do; the button POSTs to this same address."""
     action = f"{request.url.path}?{urlencode({'jeton': token})}"
-    return link_page(request, "confirmer", action=action, **context)
+    return link_page(request, action=action, **context)
 
 
 def outcome(request: Request, title: str, message: str, ok: bool = True, **context: Any) -> HTMLResponse:
-    return link_page(request, "resultat", title=title, message=message, ok=ok, **context)
+    return link_page(request, title=title, message=message, ok=ok, **context)
 
 
 def refused_link(request: Request, error: InvalidToken | DigestNotConfigured) -> HTMLResponse:
@@ -126,29 +121,35 @@ def interest(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
 # --- « Prolonger de 6 mois » and « Archiver » ----------------------------------------------------
 
 
-def offer_facts(link: OfferLink) -> list[str]:
+def offer_facts(link: reminders.OfferLink) -> list[str]:
     offer = link.opportunity
     expiry = f"Expire le {long_date(offer.expires_on)}." if offer.expires_on else "Sans date d'expiration."
     return [expiry if offer.status == "published" else "Archivée : elle n'est plus proposée."]
 
 
-def done_page(request: Request, title: str, done: LinkOutcome) -> HTMLResponse:
-    return outcome(
-        request,
-        title if done.changed else "Rien à faire",
-        done.message,
-        opportunity=done.opportunity,
-        follow=OFFERS,
-    )
+def confirmed(request: Request, title: str, act: Callable[[], reminders.LinkOutcome]) -> HTMLResponse:
+    """The page after a reminder link's button: what ``act`` did (``title`` if it changed anything)."""
+
+    def page() -> HTMLResponse:
+        done = act()
+        return outcome(
+            request,
+            title if done.changed else "Rien à faire",
+            done.message,
+            opportunity=done.opportunity,
+            follow=OFFERS,
+        )
+
+    return checked(request, page)
 
 
 @router.get(PROLONG_PATH)
 def prolong_form(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
     def page() -> HTMLResponse:
-        link = offer_link(engine, engine.settings.secret_key, PROLONG_LINK, jeton)
+        link = reminders.offer_link(engine, engine.settings.secret_key, PROLONG_LINK, jeton)
         today = date.today()
         context: dict[str, Any] = {"opportunity": link.opportunity, "facts": offer_facts(link)}
-        if refusal := prolong_refusal(link):
+        if refusal := reminders.prolong_refusal(link):
             return outcome(request, "Rien à faire", refusal, follow=OFFERS, **context)
         until = long_date(prolonged_expiry(link.opportunity.expires_on, today))
         explanation = [
@@ -170,20 +171,19 @@ def prolong_form(request: Request, engine: EngineDep, jeton: Token) -> HTMLRespo
 
 @router.post(PROLONG_PATH)
 def prolong(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
-    return checked(
+    return confirmed(
         request,
-        lambda: done_page(
-            request, "Offre prolongée", prolong_by_link(engine, engine.settings.secret_key, jeton)
-        ),
+        "Offre prolongée",
+        lambda: reminders.prolong_by_link(engine, engine.settings.secret_key, jeton),
     )
 
 
 @router.get(ARCHIVE_PATH)
 def archive_form(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
     def page() -> HTMLResponse:
-        link = offer_link(engine, engine.settings.secret_key, ARCHIVE_LINK, jeton)
+        link = reminders.offer_link(engine, engine.settings.secret_key, ARCHIVE_LINK, jeton)
         context: dict[str, Any] = {"opportunity": link.opportunity, "facts": offer_facts(link)}
-        if refusal := archive_refusal(link):
+        if refusal := reminders.archive_refusal(link):
             return outcome(request, "Rien à faire", refusal, follow=OFFERS, **context)
         explanation = [
             "L'offre ne sera plus proposée aux porteurs de projet, ni dans les recherches des conseillers "
@@ -205,9 +205,8 @@ def archive_form(request: Request, engine: EngineDep, jeton: Token) -> HTMLRespo
 
 @router.post(ARCHIVE_PATH)
 def archive(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
-    return checked(
+    return confirmed(
         request,
-        lambda: done_page(
-            request, "Offre archivée", archive_by_link(engine, engine.settings.secret_key, jeton)
-        ),
+        "Offre archivée",
+        lambda: reminders.archive_by_link(engine, engine.settings.secret_key, jeton),
     )
