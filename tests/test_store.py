@@ -106,6 +106,8 @@ def test_the_previous_release_database_upgrades_without_loss(tmp_path: Path) -> 
             (opportunities[2]["id"], datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
         ]
         assert store.ledger.last_clocks() == {holders[0]["id"]: datetime(2026, 11, 20, 8, 0, tzinfo=UTC)}
+        # 0006: the reminders' ledger starts empty for every account.
+        assert all(store.reminders.reminded(u.account_id) == set() for u in store.accounts.all())
         with store.database.engine.connect() as connection:
             context = MigrationContext.configure(connection)
             assert context.get_current_revision() == head_revision()
