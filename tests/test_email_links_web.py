@@ -165,13 +165,13 @@ def test_interest_and_unsubscribe_links_change_nothing_until_their_button_is_pre
         assert engine.feedback(holder) == []
         told_before = len(site.mailbox.received)
         page.get_by_role("button", name="Oui, ça m'intéresse").click()
-        expect(page.get_by_role("status")).to_contain_text("Conseillère BGE Paris en est prévenu·e")
+        expect(page.get_by_role("status")).to_contain_text("la personne qui vous accompagne en est prévenue")
         assert_accessible(page, "intérêt noté")
         assert [(f.opportunity_id, f.verdict) for f in engine.feedback(holder)] == [(offer_id, "interested")]
         (told,) = site.mailbox.received[told_before:]
-        assert told.recipients == ["conseil@bge.example"]
+        assert told.recipients == ["s.garnier@bge-paris.example"]  # the counsellor her profile names
         assert "Nathalie Ferreira" in told.text and offer_id in told.text
-        assert engine.interest_counts([offer_id], datetime.now(UTC) - timedelta(days=1)) == {offer_id: 1}
+        assert {s.listing.opportunity.id: s.interested for s in engine.standings()}[offer_id] == 1
 
         unsubscribe = digest.message["List-Unsubscribe"].strip("<>")
         page.goto(unsubscribe)

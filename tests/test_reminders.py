@@ -26,7 +26,7 @@ from matcher.digest import run_digest
 from matcher.digest.interest import FROM_THE_EMAIL
 from matcher.digest.selection import digest_holders, select_digests
 from matcher.digest.tokens import PROLONG_LINK, DigestNotConfigured, sign_link
-from matcher.domain import Opportunity
+from matcher.domain import Listing, Opportunity
 from matcher.engine import Engine
 from matcher.freshness import DueOffer, add_months, due_reasons, prolonged_expiry
 from matcher.reminders import run_reminders
@@ -86,7 +86,7 @@ def _offer(**changes: object) -> Opportunity:
 def test_which_offers_are_due(
     changes: dict[str, object], updated: datetime, reasons: tuple[str, ...]
 ) -> None:
-    assert due_reasons(_offer(**changes), updated, TODAY) == reasons
+    assert due_reasons(Listing(_offer(**changes), updated, updated), TODAY) == reasons
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -380,7 +380,7 @@ def test_interest_is_recorded_on_post_only_and_the_counsellor_is_told(
         assert engine.opportunity(offer_id).title in page.text.replace("&#39;", "'")
         assert engine.feedback(holder) == [] and len(mailbox.received) == 1  # GET changes nothing
         done = client.post(interest)
-        assert done.status_code == 200 and "Sophie Garnier en est prévenu·e" in done.text
+        assert done.status_code == 200 and "la personne qui vous accompagne en est prévenue" in done.text
         (feedback,) = engine.feedback(holder)
         assert (feedback.opportunity_id, feedback.verdict, feedback.comment) == (
             offer_id,
@@ -402,39 +402,37 @@ def test_interest_is_recorded_on_post_only_and_the_counsellor_is_told(
         forged = client.post(interest[:-3] + "AAA")
         assert forged.status_code == 400 and len(engine.feedback(holder)) == 1
 
-    since = WEEK1 - timedelta(days=30)
-    counts = engine.interest_counts([offer_id, digest.references[1]], since)
-    assert counts == {offer_id: 1, digest.references[1]: 0}
-    assert engine.interest_counts([offer_id], datetime.now(UTC) + timedelta(days=1)) == {offer_id: 0}
+    interested = {s.listing.opportunity.id: s.interested for s in engine.standings()}
+    assert interested[offer_id] == 1 and interested[digest.references[1]] == 0
 
 
-def test_interest_without_a_counsellor_account_is_kept_and_logged_without_personal_data(
+def test_interest_without_a_reachable_counsellor_is_kept_and_logged_without_personal_data(
     digest_engine: Engine, mailbox: Mailbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     from matcher.digest.interest import declare_interest
 
     engine = digest_engine
-    # h-004 names no counsellor: every counsellor account of its organisation is told.
-    assert {u.name for u in engine.counsellors_of(engine.holder("h-004"))} == {
-        "Sophie Garnier",
-        "Autre conseil",
-    }
-    assert engine.counsellors_of(engine.holder("h-002")) == []  # no account in its organisation
-    run_digest(engine, clock=WEEK1, holder_id="h-002")
+    # h-004's profile names no counsellor: every counsellor account of its organisation is told.
+    holder = engine.holder("h-004")
+    assert set(engine.counsellor_emails(holder)) == {"s.garnier@bge-paris.example", "autre@bge.example"}
+    run_digest(engine, clock=WEEK1, holder_id="h-004")
     (digest,) = mailbox.received
+    for name in ("Sophie Garnier", "Autre conseil"):
+        engine.revoke_account(name)
+    assert engine.counsellor_emails(holder) == ()
     token = token_of(LINK.findall(digest.text)[0])
     with caplog.at_level(logging.WARNING, logger="matcher.digest"):
         done = declare_interest(engine, engine.settings, token)
     assert done.recorded and done.told == [] and "parlez-lui" in done.message
-    assert [f.verdict for f in engine.feedback(engine.holder("h-002"))] == ["interested"]
-    assert "no counsellor account" in caplog.text
-    for personal in ("h-002", "Thomas Morel", "thomas.morel@example.com"):
-        assert personal not in caplog.text
+    assert [f.verdict for f in engine.feedback(holder)] == ["interested"]
+    assert "no counsellor reachable" in caplog.text
+    for personal in ("h-004", holder.name, holder.email):
+        assert personal and personal not in caplog.text
     assert len(mailbox.received) == 1
-    # An archived offer is no longer of interest: nothing more is recorded.
+    # An offer archived since the e-mail is no longer of interest: nothing more is recorded.
     engine.archive(digest.references[1])
     second = declare_interest(engine, engine.settings, token_of(LINK.findall(digest.text)[1]))
-    assert second.state == "unavailable" and len(engine.feedback(engine.holder("h-002"))) == 1
+    assert second.state == "unavailable" and len(engine.feedback(holder)) == 1
 
 
 def test_unsubscribe_get_changes_nothing_post_does(digest_engine: Engine, mailbox: Mailbox, encoder) -> None:
@@ -480,5 +478,5 @@ def test_due_offers_come_from_the_store_with_their_update_date(engine: Engine) -
     due = {d.opportunity.id: d for d in engine.offers_due(TODAY)}
     assert CREUSE_EXPIRING | {CREUSE_STALE} <= set(due)
     assert isinstance(due[CREUSE_STALE], DueOffer) and due[CREUSE_STALE].reasons == ("stale",)
-    assert due[CREUSE_STALE].updated_at == LONG_AGO
+    assert due[CREUSE_STALE].listing.updated_at == LONG_AGO
     assert all(d.opportunity.status == "published" for d in due.values())
