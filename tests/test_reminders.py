@@ -108,16 +108,21 @@ def home(sample_home: Path, tmp_path: Path) -> Path:
     return home
 
 
-@pytest.fixture
-def engine(home: Path, mailbox: Mailbox, make_engine) -> Engine:
-    engine = make_engine(
+def mailing(make_engine, home: Path, mailbox: Mailbox, sender: str = "suggestions@matcher.test") -> Engine:
+    """An engine over ``home`` whose e-mails go to ``mailbox``, with links to matcher.test."""
+    return make_engine(
         home,
         smtp_host="127.0.0.1",
         smtp_port=mailbox.port,
         secret_key=KEY,
-        mail_from="Matcher <rappels@matcher.test>",
+        mail_from=f"Matcher <{sender}>",
         public_url="https://matcher.test/",
     )
+
+
+@pytest.fixture
+def engine(home: Path, mailbox: Mailbox, make_engine) -> Engine:
+    engine = mailing(make_engine, home, mailbox, "rappels@matcher.test")
     for name, territory, email in (
         ("Agent Creuse", CREUSE, "agent@creuse.example"),
         ("Agente Perche", PERCHE, "agente@perche.example"),
@@ -336,14 +341,7 @@ def test_forged_swapped_expired_and_revoked_links_change_nothing(
 
 @pytest.fixture
 def digest_engine(sample_home: Path, tmp_path: Path, mailbox: Mailbox, make_engine) -> Engine:
-    engine = make_engine(
-        stamped_copy(sample_home, tmp_path / "digest-home"),
-        smtp_host="127.0.0.1",
-        smtp_port=mailbox.port,
-        secret_key=KEY,
-        mail_from="Matcher <suggestions@matcher.test>",
-        public_url="https://matcher.test/",
-    )
+    engine = mailing(make_engine, stamped_copy(sample_home, tmp_path / "digest-home"), mailbox)
     for name, email in (
         ("Sophie Garnier", "s.garnier@bge-paris.example"),
         ("Autre conseil", "autre@bge.example"),

@@ -20,7 +20,15 @@ from fastapi.responses import HTMLResponse
 from matcher import reminders
 from matcher.digest.interest import ALREADY, declare_interest, interest_link
 from matcher.digest.message import INTEREST_PATH, long_date
-from matcher.digest.tokens import ARCHIVE_LINK, PROLONG_LINK, DigestNotConfigured, ExpiredLink, InvalidToken
+from matcher.digest.tokens import (
+    ARCHIVE_LINK,
+    PROLONG_LINK,
+    DigestNotConfigured,
+    ExpiredLink,
+    InvalidToken,
+    LinkPurpose,
+)
+from matcher.engine import Engine
 from matcher.freshness import PROLONG_MONTHS, prolonged_expiry
 from matcher.reminders.message import ARCHIVE_PATH, PROLONG_PATH
 from service.auth import EngineDep
@@ -143,30 +151,58 @@ def confirmed(request: Request, title: str, act: Callable[[], reminders.LinkOutc
     return checked(request, page)
 
 
-@router.get(PROLONG_PATH)
-def prolong_form(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
+def reminder_question(
+    request: Request,
+    engine: Engine,
+    purpose: LinkPurpose,
+    token: str,
+    refusal: Callable[[reminders.OfferLink], str | None],
+    question: Callable[[reminders.OfferLink], dict[str, Any]],
+) -> HTMLResponse:
+    """The page of a reminder link: the offer, and ``question``'s title, explanation and button,
+    or why there is nothing left to do."""
+
     def page() -> HTMLResponse:
-        link = reminders.offer_link(engine, engine.settings.secret_key, PROLONG_LINK, jeton)
-        today = date.today()
+        link = reminders.offer_link(engine, engine.settings.secret_key, purpose, token)
         context: dict[str, Any] = {"opportunity": link.opportunity, "facts": offer_facts(link)}
-        if refusal := reminders.prolong_refusal(link):
-            return outcome(request, "Rien à faire", refusal, follow=OFFERS, **context)
-        until = long_date(prolonged_expiry(link.opportunity.expires_on, today))
-        explanation = [
+        if problem := refusal(link):
+            return outcome(request, "Rien à faire", problem, follow=OFFERS, **context)
+        return confirmation(request, token, **question(link), **context)
+
+    return checked(request, page)
+
+
+def prolong_question(link: reminders.OfferLink) -> dict[str, Any]:
+    until = long_date(prolonged_expiry(link.opportunity.expires_on, date.today()))
+    return {
+        "title": f"Prolonger l'offre de {PROLONG_MONTHS} mois ?",
+        "explanation": [
             f"L'offre restera proposée aux porteurs de projet jusqu'au {until}, et elle comptera comme "
             "mise à jour aujourd'hui.",
             "Si elle a changé (prix, contact, disponibilité), modifiez-la plutôt depuis vos offres.",
-        ]
-        return confirmation(
-            request,
-            jeton,
-            title=f"Prolonger l'offre de {PROLONG_MONTHS} mois ?",
-            explanation=explanation,
-            button=f"Prolonger jusqu'au {until}",
-            **context,
-        )
+        ],
+        "button": f"Prolonger jusqu'au {until}",
+    }
 
-    return checked(request, page)
+
+def archive_question(link: reminders.OfferLink) -> dict[str, Any]:
+    return {
+        "title": "Archiver l'offre ?",
+        "explanation": [
+            "L'offre ne sera plus proposée aux porteurs de projet, ni dans les recherches des conseillers "
+            "ni dans les e-mails de suggestions.",
+            "Elle reste enregistrée : vous pourrez la republier depuis vos offres.",
+        ],
+        "button": "Archiver l'offre",
+        "danger": True,
+    }
+
+
+@router.get(PROLONG_PATH)
+def prolong_form(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
+    return reminder_question(
+        request, engine, PROLONG_LINK, jeton, reminders.prolong_refusal, prolong_question
+    )
 
 
 @router.post(PROLONG_PATH)
@@ -180,27 +216,9 @@ def prolong(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
 
 @router.get(ARCHIVE_PATH)
 def archive_form(request: Request, engine: EngineDep, jeton: Token) -> HTMLResponse:
-    def page() -> HTMLResponse:
-        link = reminders.offer_link(engine, engine.settings.secret_key, ARCHIVE_LINK, jeton)
-        context: dict[str, Any] = {"opportunity": link.opportunity, "facts": offer_facts(link)}
-        if refusal := reminders.archive_refusal(link):
-            return outcome(request, "Rien à faire", refusal, follow=OFFERS, **context)
-        explanation = [
-            "L'offre ne sera plus proposée aux porteurs de projet, ni dans les recherches des conseillers "
-            "ni dans les e-mails de suggestions.",
-            "Elle reste enregistrée : vous pourrez la republier depuis vos offres.",
-        ]
-        return confirmation(
-            request,
-            jeton,
-            title="Archiver l'offre ?",
-            explanation=explanation,
-            button="Archiver l'offre",
-            danger=True,
-            **context,
-        )
-
-    return checked(request, page)
+    return reminder_question(
+        request, engine, ARCHIVE_LINK, jeton, reminders.archive_refusal, archive_question
+    )
 
 
 @router.post(ARCHIVE_PATH)
