@@ -116,7 +116,7 @@ def declare_interest(
     """Record the interest a valid link names (once) and e-mail the holder's counsellor(s).
 
     The feedback is kept even when no e-mail can go: the counsellor sees it in the holder's
-    history, and the page says who was told. Logs name no person.
+    history, and the page says whether they were told. Logs name no person.
     """
     link = interest_link(engine, settings.secret_key, token)
     if link.problem or link.holder is None or link.opportunity is None:
