@@ -46,7 +46,7 @@ def engine_for(settings: Settings | None = None) -> Iterator[Engine]:
     except MatcherError as error:
         err.print(f"[red]Refusé[/red] : {error}")
         raise typer.Exit(EXIT_REJECTED) from None
-    except (click.exceptions.Exit, click.ClickException, click.Abort):
+    except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):
         raise
     except Exception as error:
         # No traceback for a person: it would print a record's values (names, addresses).
