@@ -12,6 +12,7 @@ import html
 import json
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -262,6 +263,20 @@ def test_digest_arrives_complete_and_a_second_run_sends_nothing(
         assert (later.emails_sent, later.skipped, later.failed) == (0, len(holders), 0)
     assert len(mailbox.received) == len(expected)
     assert len(ledger(engine)) == len(rows)
+
+
+def test_offers_sent_count_as_digest_impressions_for_their_officers(
+    engine: Engine, mailbox: Mailbox, week1_plan: dict[str, list[str]]
+) -> None:
+    run_digest(engine, clock=WEEK1, limit=LIMIT)
+    sent = Counter(i for ids in week1_plan.values() for i in ids)
+    standings = engine.standings(today=WEEK1.date())
+    counted = {s.listing.opportunity.id: s.digests for s in standings if s.digests}
+    assert counted == dict(sent)
+    run_digest(engine, clock=WEEK1, limit=LIMIT)  # nothing new to send: nothing more counted
+    assert {
+        s.listing.opportunity.id: s.digests for s in engine.standings(today=WEEK1.date()) if s.digests
+    } == counted
 
 
 @pytest.mark.parametrize("failure", ["451", "drop"])

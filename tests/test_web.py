@@ -554,3 +554,8 @@ def test_an_officer_updates_an_offer_and_an_unchanged_commune_keeps_its_place(pa
     assert after["price_eur"] == 18_000
     assert after["location"] == before["location"] and after["title"] == before["title"]
     assert after["contact_email"] == before.get("contact_email")
+    page.get_by_role("link", name=re.compile("^Crocq cherche son boulanger")).click()
+    page.get_by_role("button", name=re.compile("^Prolonger de 6 mois")).click()
+    expect(page).to_have_url(re.compile(r"/offres\?prolongee=act-002-boulanger-crocq$"))
+    prolonged = site.api("officer", "GET", "/v1/opportunities/act-002-boulanger-crocq").json()
+    assert prolonged["expires_on"] > before["expires_on"]

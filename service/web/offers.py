@@ -171,6 +171,20 @@ def archive_offer(
     return RedirectResponse(f"/offres?archivee={opportunity_id}", status_code=303)
 
 
+@router.post("/offres/{opportunity_id}/prolonger")
+def prolong_offer(
+    request: Request,
+    engine: EngineDep,
+    web_session: SignedIn,
+    opportunity_id: OpportunityIdPath,
+    csrf: Csrf = "",
+) -> RedirectResponse:
+    check_csrf(request, web_session, csrf)
+    _own_offer(engine, opportunity_id, web_session.user)
+    engine.prolong(opportunity_id, actor=web_session.user)
+    return RedirectResponse(f"/offres?prolongee={opportunity_id}", status_code=303)
+
+
 # --- candidates ------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ server's acceptance and before « sent » is committed (milliseconds) sends that
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,7 @@ from matcher.digest.selection import HolderDigest, digest_holders, select_digest
 from matcher.digest.sending import DirectoryTransport, Refused, SmtpTransport, Transport, TransportFailed
 from matcher.digest.tokens import MISSING_KEY, DigestNotConfigured
 from matcher.engine import Engine
+from matcher.engine.outreach import DIGEST
 from matcher.errors import MatcherError
 
 DEFAULT_LIMIT = 5
@@ -126,8 +128,11 @@ class DigestRun:
     """The run's state: its row in ``digest_runs``, its transport, its counters."""
 
     def __init__(self, engine: Engine, transport: Transport, composer: Composer, summary: DigestSummary):
+        self.engine = engine
         self.ledger = engine.ledger
         self.transport = transport
+        #: Offers e-mailed since the last save, for the officers' impression counts.
+        self.shown: Counter[str] = Counter()
         self.composer = composer
         self.summary = summary
 
@@ -152,6 +157,7 @@ class DigestRun:
             self.ledger.release(message_id)
             raise
         self.ledger.confirm(s.run_id, message_id)
+        self.shown.update(suggested)
         s.emails_sent += 1
         return True
 
@@ -168,6 +174,9 @@ class DigestRun:
         if finished:
             values["finished_at"] = utcnow()
         self.ledger.save_run(s.run_id, values)
+        if self.shown:
+            self.engine.count_shown(self.shown.elements(), DIGEST, s.clock.date())
+            self.shown.clear()
 
 
 def run_digest(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -292,6 +293,11 @@ class Engine:
         with this month's impressions and interest: counts, never who."""
         return self.outreach.standings(actor, today or date.today())
 
+    def count_shown(self, opportunity_ids: Iterable[str], channel: str, day: date | None = None) -> None:
+        """Count one impression per offer shown through ``channel`` (« search », « digest »);
+        a statistic: a failure only logs."""
+        self.outreach.note_shown(opportunity_ids, channel, day or date.today())
+
     def audience(self, opportunity: Opportunity, today: date | None = None) -> int:
         """How many stored holders' hard constraints let ``opportunity`` through (stored or not):
         how many it could reach now."""
@@ -412,7 +418,7 @@ class Engine:
     def match_holder(self, holder: HolderProfile, top: int = 10) -> MatchResult:
         """A stored holder's matches, noted as their last match."""
         result = self.match(holder, top=top)
-        self.outreach.note_shown([m.opportunity_id for m in result.matches], SEARCH, date.today())
+        self.count_shown([m.opportunity_id for m in result.matches], SEARCH)
         try:
             self.store.holders.mark_matched(holder.key, utcnow())
         except MatcherError as error:  # the date is bookkeeping: the matches still stand
