@@ -5,6 +5,10 @@ The CLI and the service map these to exit codes and HTTP statuses, each in one p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
 
 class MatcherError(Exception):
     """Base class of every error the user can act on."""
@@ -54,3 +58,26 @@ class StoreUnavailable(MatcherError):
 
 class NoticeNotSent(MatcherError):
     """An e-mail a person's action sends could not leave; nothing was recorded: worth retrying."""
+
+
+@dataclass(frozen=True)
+class LookAlike:
+    """A live offer an incoming one resembles: its id, title, publication date and similarity
+    (0 to 1, see matcher.duplicates). Kept here, beside the error that carries it, so that this
+    module imports nothing of the domain."""
+
+    id: str
+    title: str
+    published: date
+    similarity: float
+
+
+class LooksLikeDuplicate(MatcherError):
+    """Publishing would duplicate a live offer; ``look_alikes`` lists them, most similar first.
+
+    Publishing anyway is a choice the person makes (``force``): nothing is written before.
+    """
+
+    def __init__(self, message: str, look_alikes: Sequence[LookAlike]):
+        self.look_alikes = list(look_alikes)
+        super().__init__(message)

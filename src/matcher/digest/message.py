@@ -23,13 +23,9 @@ from matcher.config import Settings
 from matcher.digest.selection import HolderDigest, Suggestion
 from matcher.digest.tokens import make_token
 from matcher.domain import KIND_LABELS
-from matcher.explain import department_label, euros
+from matcher.explain import department_label, euros, long_date
 from matcher.geo import short_name
 
-MONTHS = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)  # fmt: skip
 MAX_REASONS = 2
 HEADERS_POLICY = email.policy.default.clone(max_line_length=998)
 UNSUBSCRIBE_PATH = "/v1/unsubscribe"
@@ -49,12 +45,6 @@ def templates() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-
-
-def long_date(moment: datetime) -> str:
-    """« 16 novembre 2026 », in local time."""
-    day = moment.astimezone()
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def subject(count: int) -> str:
