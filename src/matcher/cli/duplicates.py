@@ -40,20 +40,12 @@ def duplicates(
         show_lines=True,
         title_justify="left",
     )
-    for column in (
-        "Ressemblance",
-        "Offre publiée d'abord",
-        "Publiée le",
-        "Offre qui lui ressemble",
-        "Publiée le",
-    ):
-        table.add_column(column, overflow="fold")
+    table.add_column("Ressemblance", no_wrap=True)
+    table.add_column("Offre publiée d'abord", overflow="fold")
+    table.add_column("Offre qui lui ressemble", overflow="fold")
     for pair in pairs:
         table.add_row(
             _decimal(pair.similarity, 2),
-            f"{pair.first.id}\n{pair.first.title}",
-            long_date(pair.first.published),
-            f"{pair.second.id}\n{pair.second.title}",
-            long_date(pair.second.published),
+            *(f"{o.id}\n{o.title}\npubliée le {long_date(o.published)}" for o in (pair.first, pair.second)),
         )
     out.print(table)
