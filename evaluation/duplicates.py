@@ -38,7 +38,7 @@ OFFER_FILES = (
     EVALUATION_DATA / "duplicate_offers.jsonl",
 )
 PAIRS = EVALUATION_DATA / "duplicate_pairs.tsv"
-THRESHOLDS = tuple(round(0.60 + 0.025 * step, 3) for step in range(15))
+THRESHOLDS = tuple(round(0.40 + 0.025 * step, 3) for step in range(23))
 
 
 @dataclass(frozen=True)
