@@ -29,7 +29,7 @@ from evaluation import DATA, EVALUATION_DATA
 from matcher import duplicates
 from matcher.config import Settings
 from matcher.domain import Opportunity
-from matcher.encoders import embed_documents, load_encoder
+from matcher.encoders import Encoder, embed_documents, load_encoder
 from matcher.intake import read_file
 
 OFFER_FILES = (
@@ -71,7 +71,7 @@ def read_pairs(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(read_file(path).decode("utf-8")), delimiter="\t"))
 
 
-def measure(path: Path, encoder_spec: str) -> list[Pair]:
+def measure(path: Path, encoder: Encoder) -> list[Pair]:
     """Each labelled pair with both measures, from the engine's encoder and domain functions."""
     offers = read_offers()
     rows = read_pairs(path)
@@ -79,7 +79,7 @@ def measure(path: Path, encoder_spec: str) -> list[Pair]:
     unknown = [i for i in ids if i not in offers]
     if unknown:
         raise SystemExit(f"offres inconnues dans {path.name} : {', '.join(unknown)}")
-    encoded = embed_documents(load_encoder(encoder_spec), [offers[i].document() for i in ids])
+    encoded = embed_documents(encoder, [offers[i].document() for i in ids])
     vectors = dict(zip(ids, encoded, strict=True))
     return [
         Pair(
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=Path, default=PAIRS, help="TSV of labelled pairs")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    result = report(measure(args.pairs, Settings().encoder))
+    result = report(measure(args.pairs, load_encoder(Settings().encoder)))
     if args.json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
         print()

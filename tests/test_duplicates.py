@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from matcher.cli import app as cli_app
+from evaluation.duplicates import PAIRS, Pair, measure, report, scores
 from matcher.config import Settings
 from matcher.domain import Opportunity
 from matcher.duplicates import (
@@ -120,6 +119,25 @@ def test_the_warning_names_the_title_and_the_date_in_french() -> None:
     )
     other = LookAlike("x", "Autre", date(2026, 1, 1), 0.7)
     assert "(et à 2 autres offres)" in warning([alike, other, other])
+
+
+def test_scores_count_flags_against_labels() -> None:
+    def pair(duplicate: bool, similarity: float) -> Pair:
+        return Pair("a", "b", duplicate, "case", True, similarity, similarity)
+
+    pairs = [pair(True, 0.9), pair(True, 0.5), pair(False, 0.8), pair(False, 0.1)]
+    assert scores(pairs, lambda p: p.similarity >= 0.7) == {
+        "tp": 1, "fp": 1, "fn": 1, "precision": 0.5, "recall": 0.5, "f1": 0.5,
+    }  # fmt: skip
+
+
+def test_the_labelled_pairs_are_measured_with_the_shipped_threshold(encoder: Encoder) -> None:
+    result = report(measure(PAIRS, encoder))
+    assert result["pairs"] >= 60 and result["threshold"] == THRESHOLD
+    assert sum(case["pairs"] for case in result["by_case"].values()) == result["pairs"]
+    at = result["at_threshold"]
+    assert at["tp"] + at["fn"] == result["duplicates"]
+    assert len(result["misses"]) == at["fp"] + at["fn"]
 
 
 # --- the engine -------------------------------------------------------------------------------
@@ -286,18 +304,6 @@ def test_api_import_refuses_the_look_alike_unless_forced(client: TestClient) -> 
 
 
 # --- the CLI ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(sample_home: Path, tmp_path: Path):
-    home = tmp_path / "home"
-    shutil.copytree(sample_home, home)
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli_app, list(args), env={"MATCHER_HOME": str(home)}, catch_exceptions=False)
-
-    return invoke
 
 
 def test_cli_import_refuses_then_forces_and_duplicates_lists_the_pair(run, tmp_path: Path) -> None:
