@@ -1,9 +1,9 @@
 """The one place where errors become HTTP statuses, with a French message a person can act on.
 
 422 for anything a client sent that breaks the contract (one message per field), 404 for an
-unknown id, 409 for an id already taken, 413 for a body over the limit, 403 for a record outside
-the account's territories (the engine checks it), 401 and 403 (roles) raised by
-``service.auth``. Nothing a client sends ends in a 500.
+unknown id, 409 for an id already taken or an offer resembling a live one, 413 for a body over
+the limit, 403 for a record outside the account's territories (the engine checks it), 401 and
+403 (roles) raised by ``service.auth``. Nothing a client sends ends in a 500.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from matcher.errors import (
     InvalidFile,
     InvalidRecord,
     LocationUnresolved,
+    LooksLikeDuplicate,
     MatcherError,
     NotFound,
     NoticeNotSent,
@@ -176,6 +177,15 @@ async def _already_exists(_: Request, exc: AlreadyExists) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
+async def _looks_like_duplicate(_: Request, exc: LooksLikeDuplicate) -> JSONResponse:
+    look_alikes = [
+        {"id": a.id, "title": a.title, "published": a.published.isoformat(), "similarity": a.similarity}
+        for a in exc.look_alikes
+    ]
+    detail = f"{exc} Renvoyez la requête avec ?force=true pour la publier quand même."
+    return JSONResponse({"detail": detail, "look_alikes": look_alikes}, status_code=409)
+
+
 async def _out_of_scope(_: Request, exc: OutOfScope) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=403)
 
@@ -226,6 +236,7 @@ HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Any], Awaitable[JSONRe
     (LocationUnresolved, _location_unresolved),
     (NotFound, _not_found),
     (AlreadyExists, _already_exists),
+    (LooksLikeDuplicate, _looks_like_duplicate),
     (OutOfScope, _out_of_scope),
     (WriteConflict, _write_conflict),
     (StoreUnavailable, _database_busy),

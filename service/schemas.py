@@ -7,6 +7,7 @@ only the API needs: pages, reports, feedback, candidates, health and errors.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,6 +122,22 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class LookAlikeOut(BaseModel):
+    """A live offer the sent one resembles."""
+
+    id: str
+    title: str
+    published: date = Field(description="Date de publication de l'offre qui ressemble.")
+    similarity: float = Field(ge=0, le=1, description="Ressemblance de 0 à 1 (mots et sens).")
+
+
+class ConflictOut(BaseModel):
+    """409: the id is taken, or the offer resembles live ones (``look_alikes``, best first)."""
+
+    detail: str
+    look_alikes: list[LookAlikeOut] = []
+
+
 class FieldError(BaseModel):
     """One problem of a request: where (``loc``, ``field``) and what, in French (``msg``)."""
 
@@ -145,14 +162,15 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Jeton d'accès manquant, invalide ou révoqué.",
         403: "Action interdite pour ce compte (rôle ou territoire).",
         404: "Identifiant inconnu.",
-        409: "L'identifiant existe déjà.",
+        409: "L'identifiant existe déjà, ou l'offre ressemble à une offre en ligne de son territoire "
+        "ou de sa commune (look_alikes) : ?force=true la publie quand même.",
         413: "Corps de requête trop volumineux.",
         422: "Requête invalide : un message en français par champ.",
         503: "Base de données indisponible.",
     }
     return {
         status: {
-            "model": ValidationErrorOut if status == 422 else ErrorOut,
+            "model": ValidationErrorOut if status == 422 else ConflictOut if status == 409 else ErrorOut,
             "description": described[status],
         }
         for status in statuses

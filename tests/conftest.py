@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from typer.testing import CliRunner, Result
 
+from matcher.cli import app as cli_app
 from matcher.cli.matching import DEMO_ORGANISATION
 from matcher.config import Settings
 from matcher.encoders import Encoder, load_encoder
@@ -160,3 +162,16 @@ def sample_engine(sample_home: Path, tmp_path: Path, make_engine: Callable[..., 
     home = tmp_path / "sample"
     shutil.copytree(sample_home, home)
     return make_engine(home)
+
+
+@pytest.fixture
+def run(tmp_path: Path, sample_home: Path) -> Callable[..., Result]:
+    """Run a matcher command over a private copy of the sample home."""
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli_app, list(args), env={"MATCHER_HOME": str(home)}, catch_exceptions=False)
+
+    return invoke

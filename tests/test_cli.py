@@ -5,31 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from matcher.cli import app
 from matcher.cli.common import EXIT_NOT_FOUND, EXIT_REJECTED, EXIT_UNREADABLE
 
 from .conftest import DATA
-
-
-@pytest.fixture
-def run(tmp_path, sample_home):
-    """Run a matcher command over a private copy of the sample home."""
-    home = tmp_path / "home"
-    shutil.copytree(sample_home, home)
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, list(args), env={"MATCHER_HOME": str(home)}, catch_exceptions=False)
-
-    return invoke
 
 
 def test_match_json_is_one_object_with_the_contract_keys(run):

@@ -43,6 +43,15 @@ router = APIRouter(
     responses=error_responses(401, 403, 413, 422, 503),
 )
 
+#: Publish even when the offer resembles a live one (the 409's ``look_alikes``).
+Force = Annotated[
+    bool,
+    Query(
+        description="Publier même si l'offre ressemble à une offre en ligne de son territoire "
+        "ou de sa commune."
+    ),
+]
+
 _IMPORT_FORMATS = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
 
 
@@ -71,11 +80,13 @@ def list_opportunities(
     responses=error_responses(409),
     openapi_extra=json_request_body("Opportunity", "L'opportunité, au format du contrat de données."),
 )
-def create_opportunity(engine: EngineDep, user: Publisher, body: JsonBody, response: Response) -> Opportunity:
-    """Crée une opportunité (201) ; 409 si l'id existe. Un agent territorial ne publie que dans
-    ses territoires."""
+def create_opportunity(
+    engine: EngineDep, user: Publisher, body: JsonBody, response: Response, force: Force = False
+) -> Opportunity:
+    """Crée une opportunité (201) ; 409 si l'id existe, ou si elle ressemble à une offre en ligne
+    (``look_alikes``) sans ``force``. Un agent territorial ne publie que dans ses territoires."""
     opportunity = engine.validate_opportunity(body, REQUEST_LABEL)
-    engine.publish(opportunity, create=True, actor=user)
+    engine.publish(opportunity, create=True, actor=user, force=force)
     response.headers["Location"] = f"/v1/opportunities/{opportunity.id}"
     return opportunity
 
@@ -105,15 +116,17 @@ async def import_opportunities(
         Literal["jsonl", "json", "csv"] | None,
         Query(alias="format", description="Format du corps ; sinon déduit du Content-Type puis du contenu."),
     ] = None,
+    force: Force = False,
 ) -> ImportReportOut:
-    """Ajoute ou met à jour par id ; les enregistrements valides sont gardés, chaque refus est expliqué."""
+    """Ajoute ou met à jour par id ; les enregistrements valides sont gardés, chaque refus est expliqué
+    (une offre qui ressemble à une offre en ligne est refusée sans ``force``)."""
     content = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fmt = body_format or _IMPORT_FORMATS.get(content_type)
 
     def run() -> dict[str, Any]:
         records = read_records(content, REQUEST_LABEL, fmt, kind="opportunities")
-        return engine.import_records("opportunities", records, actor=user).as_dict()
+        return engine.import_records("opportunities", records, actor=user, force=force).as_dict()
 
     return ImportReportOut.model_validate(await run_in_threadpool(run))
 
@@ -133,16 +146,21 @@ def get_opportunity(engine: EngineDep, _: AnyUser, opportunity_id: OpportunityId
     "/{opportunity_id}",
     response_model=Opportunity,
     summary="Remplacer une opportunité",
-    responses=error_responses(404),
+    responses=error_responses(404, 409),
     openapi_extra=json_request_body("Opportunity", "L'opportunité complète ; son id est celui de l'adresse."),
 )
 def replace_opportunity(
-    engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath, body: JsonBody
+    engine: EngineDep,
+    user: Publisher,
+    opportunity_id: OpportunityIdPath,
+    body: JsonBody,
+    force: Force = False,
 ) -> Opportunity:
-    """Remplace l'enregistrement entier. Un agent ne peut pas déplacer une offre hors de son périmètre."""
+    """Remplace l'enregistrement entier. Un agent ne peut pas déplacer une offre hors de son périmètre.
+    409 si l'offre se met à ressembler à une autre offre en ligne, sans ``force``."""
     engine.editable(opportunity_id, user)
     opportunity = engine.validate_opportunity(record_with_id(body, opportunity_id), REQUEST_LABEL)
-    engine.publish(opportunity, actor=user)
+    engine.publish(opportunity, actor=user, force=force)
     return opportunity
 
 
@@ -150,19 +168,23 @@ def replace_opportunity(
     "/{opportunity_id}",
     response_model=Opportunity,
     summary="Modifier certains champs d'une opportunité",
-    responses=error_responses(404),
+    responses=error_responses(404, 409),
     openapi_extra=json_request_body(
         "OpportunityPatch", "Les champs à changer ; null efface un champ facultatif. L'ensemble est revalidé."
     ),
 )
 def patch_opportunity(
-    engine: EngineDep, user: Publisher, opportunity_id: OpportunityIdPath, body: JsonBody
+    engine: EngineDep,
+    user: Publisher,
+    opportunity_id: OpportunityIdPath,
+    body: JsonBody,
+    force: Force = False,
 ) -> Opportunity:
-    """Fusionne les champs donnés avec l'enregistrement, puis revalide le tout."""
+    """Fusionne les champs donnés avec l'enregistrement, puis revalide le tout ; 409 comme pour PUT."""
     stored = engine.editable(opportunity_id, user)
     merged = merge_patch(stored.model_dump(mode="json", exclude_none=True), body, opportunity_id)
     opportunity = engine.validate_opportunity(merged, REQUEST_LABEL)
-    engine.publish(opportunity, actor=user)
+    engine.publish(opportunity, actor=user, force=force)
     return opportunity
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from matcher import reminders
 from matcher.digest.interest import ALREADY, declare_interest, interest_link
-from matcher.digest.message import INTEREST_PATH, long_date
+from matcher.digest.message import INTEREST_PATH
 from matcher.digest.tokens import (
     ARCHIVE_LINK,
     PROLONG_LINK,
@@ -29,6 +29,7 @@ from matcher.digest.tokens import (
     LinkPurpose,
 )
 from matcher.engine import Engine
+from matcher.explain import long_date
 from matcher.freshness import PROLONG_MONTHS, prolonged_expiry
 from matcher.reminders.message import ARCHIVE_PATH, PROLONG_PATH
 from service.auth import EngineDep

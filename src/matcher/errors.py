@@ -6,6 +6,9 @@ The CLI and the service map these to exit codes and HTTP statuses, each in one p
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
 
 class MatcherError(Exception):
@@ -73,3 +76,26 @@ def without_data(error: BaseException) -> str:
         parts.append(f"{type(current).__name__}{where}")
         current = current.__cause__ or current.__context__
     return " ← ".join(parts)
+
+
+@dataclass(frozen=True)
+class LookAlike:
+    """A live offer an incoming one resembles: its id, title, publication date and similarity
+    (0 to 1, see matcher.duplicates). Kept here, beside the error that carries it, so that this
+    module imports nothing of the domain."""
+
+    id: str
+    title: str
+    published: date
+    similarity: float
+
+
+class LooksLikeDuplicate(MatcherError):
+    """Publishing would duplicate a live offer; ``look_alikes`` lists them, most similar first.
+
+    Publishing anyway is a choice the person makes (``force``): nothing is written before.
+    """
+
+    def __init__(self, message: str, look_alikes: Sequence[LookAlike]):
+        self.look_alikes = list(look_alikes)
+        super().__init__(message)

@@ -7,7 +7,7 @@ their coordinates); a component that is 0 for lack of data never yields a reason
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from matcher.areas import DEPARTMENT_NAMES, DEPARTMENT_REGIONS, REGIONS, region_label
@@ -60,6 +60,18 @@ def decimal(value: float, digits: int = 2, signed: bool = False) -> str:
 
 def french_date(day: date) -> str:
     return day.strftime("%d/%m/%Y")
+
+
+MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+
+
+def long_date(moment: date) -> str:
+    """« 16 novembre 2026 »; a datetime in local time."""
+    day = moment.astimezone() if isinstance(moment, datetime) else moment
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def department_label(code: str | None) -> str:

@@ -434,10 +434,12 @@ def import_records(
     kind: RecordKind,
     records: list[RawRecord],
     meaning: Meaning | None = None,
-    admit: Callable[[Opportunity | HolderProfile], str | None] | None = None,
+    admit: Callable[[Opportunity | HolderProfile], tuple[str, str] | None] | None = None,
 ) -> ImportReport:
     """Validate every record, then upsert the valid ones by id, each in its own savepoint, in
-    transactions of IMPORT_BATCH records."""
+    transactions of IMPORT_BATCH records.
+
+    ``admit`` sees each valid record in file order and tells (field, problem) to refuse it."""
     report = ImportReport()
     ids = Counter(
         r.value.get("id") for r in records if isinstance(r.value, dict) and isinstance(r.value.get("id"), str)
@@ -462,7 +464,7 @@ def import_records(
             else:
                 checked = validate_holder(record.value, record.label, gazetteer, meaning=meaning)
             if admit is not None and (problem := admit(checked)):
-                raise InvalidRecord(record_label(record.value, record.label), [("territory", problem)])
+                raise InvalidRecord(record_label(record.value, record.label), [problem])
             valid.append(checked)
         except InvalidRecord as error:
             report.rejected.append(Reject(error.record, str(error).removeprefix(f"{error.record}: ")))

@@ -4,6 +4,7 @@ common    consoles, exit codes, the engine factory, progress bars, import report
 records   ``matcher import`` and ``matcher geo load``
 matching  ``matcher index``, ``match`` and ``demo``
 digest    ``matcher digest``, ``unsubscribe`` and ``reminders``
+duplicates  ``matcher duplicates``
 accounts  ``matcher users``
 serve     ``matcher serve``
 ranker    ``matcher ranker train`` and ``evaluate``
@@ -15,6 +16,7 @@ import typer
 
 from matcher.cli import digest, matching
 from matcher.cli.accounts import users_app
+from matcher.cli.duplicates import duplicates
 from matcher.cli.ranker import ranker_app
 from matcher.cli.records import geo_app, import_app
 from matcher.cli.serve import serve
@@ -32,6 +34,7 @@ app.add_typer(ranker_app, name="ranker")
 app.command("index")(matching.index)
 app.command("match")(matching.match)
 app.command("demo")(matching.demo)
+app.command("duplicates")(duplicates)
 app.command("digest")(digest.digest)
 app.command("unsubscribe")(digest.unsubscribe)
 app.command("reminders")(digest.reminders)

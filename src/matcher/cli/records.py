@@ -18,19 +18,27 @@ import_app = typer.Typer(
 geo_app = typer.Typer(help="Table des communes (gazetteer).", no_args_is_help=True)
 
 
-def _import(kind: RecordKind, path: Path, organisation: str | None = None) -> None:
+def _import(kind: RecordKind, path: Path, organisation: str | None = None, force: bool = False) -> None:
     with engine_for() as engine:
         records = read_records(read_file(path), str(path), format_from_suffix(path), kind=kind)
-        report = engine.import_records(kind, records, organisation=organisation)
+        report = engine.import_records(kind, records, organisation=organisation, force=force)
         print_import_report(path, report)
     if report.rejected:
         raise typer.Exit(EXIT_REJECTED)
 
 
 @import_app.command("opportunities")
-def import_opportunities(file: Annotated[Path, typer.Argument(help="Fichier d'offres.")]) -> None:
-    """Importer des offres : ajout ou mise à jour par id."""
-    _import("opportunities", file)
+def import_opportunities(
+    file: Annotated[Path, typer.Argument(help="Fichier d'offres.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Importer aussi les offres qui ressemblent à une offre en ligne."),
+    ] = False,
+) -> None:
+    """Importer des offres : ajout ou mise à jour par id. Une offre qui ressemble à une offre en ligne
+    de son territoire ou de sa commune (ou à une offre plus haut dans le fichier) est refusée,
+    sauf avec --force."""
+    _import("opportunities", file, force=force)
 
 
 @import_app.command("holders")

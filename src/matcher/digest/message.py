@@ -11,7 +11,7 @@ from __future__ import annotations
 import email.policy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -25,13 +25,9 @@ from matcher.config import Settings
 from matcher.digest.selection import HolderDigest, Suggestion
 from matcher.digest.tokens import INTEREST_LINK, make_token, sign_link
 from matcher.domain import KIND_LABELS
-from matcher.explain import department_label, euros
+from matcher.explain import department_label, euros, long_date
 from matcher.geo import short_name
 
-MONTHS = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)  # fmt: skip
 MAX_REASONS = 2
 HEADERS_POLICY = email.policy.default.clone(max_line_length=998)
 UNSUBSCRIBE_PATH = "/v1/unsubscribe"
@@ -53,12 +49,6 @@ def templates() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-
-
-def long_date(moment: datetime | date) -> str:
-    """« 16 novembre 2026 » (an instant in local time)."""
-    day = moment.astimezone() if isinstance(moment, datetime) else moment
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def subject(count: int) -> str:

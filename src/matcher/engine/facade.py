@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from matcher import accounts, freshness
+from matcher import accounts, duplicates, freshness
 from matcher.accounts import Role, User, scope_problem
 from matcher.catalogue import CatalogueView
 from matcher.clock import utcnow
@@ -42,11 +42,20 @@ from matcher.domain import (
 )
 from matcher.encoders import Encoder, load_encoder
 from matcher.engine.caches import DocumentCache, QueryCache
+from matcher.engine.lookalikes import IncomingFile, LikelyDuplicate, LookAlikeFinder
 from matcher.engine.outreach import SEARCH, Outreach
 from matcher.engine.ranking import Ranker
 from matcher.engine.training import RankerComparison, TrainingReport, adopt, adopted_model, compare, train
 from matcher.engine.upkeep import IndexKeeper, Progress, SyncReport
-from matcher.errors import InvalidRecord, MatcherError, NotFound, OutOfScope, SignInRefused
+from matcher.errors import (
+    InvalidRecord,
+    LookAlike,
+    LooksLikeDuplicate,
+    MatcherError,
+    NotFound,
+    OutOfScope,
+    SignInRefused,
+)
 from matcher.freshness import DueOffer
 from matcher.geo import Commune, Gazetteer, read_communes_csv
 from matcher.index import VectorIndex
@@ -128,6 +137,7 @@ class Engine:
             load_scorer(adopted_model(settings.home), weights),
         )
         self.outreach = Outreach(settings, self.store)
+        self.look_alike_finder = LookAlikeFinder(self.store, self.keeper, lambda: self.encoder)
 
     def close(self) -> None:
         self.store.close()
@@ -223,15 +233,28 @@ class Engine:
         records: list[RawRecord],
         actor: User | None = None,
         organisation: str | None = None,
+        *,
+        force: bool = False,
     ) -> ImportReport:
         """Validate and upsert a file's records; the valid ones are kept, each reject explained.
 
         ``organisation``: the one following the file's holders that name none.
 
         With an ``actor``, an offer outside their territories (or taking over one stored
-        outside them) is that record's reject; the check reads the validated record.
+        outside them) is that record's reject; the check reads the validated record. Without
+        ``force``, an offer resembling a live one of another id, or an earlier record of the
+        file, is refused too, naming its look-alike (see ``publish``).
         """
-        admit = None if actor is None else (lambda record: self._scope_problem(actor, record))
+        incoming = IncomingFile(date.today())
+
+        def admit(record: Opportunity | HolderProfile) -> tuple[str, str] | None:
+            if actor is not None and (problem := self._scope_problem(actor, record)):
+                return "territory", problem
+            duplicate = None
+            if isinstance(record, Opportunity) and not force:
+                duplicate = self.look_alike_finder.admit(record, incoming)
+            return None if duplicate is None else ("title", duplicate)
+
         if kind == "holders" and organisation:
             records = with_organisation(records, organisation)
         report = import_records(self.store, self.gazetteer, kind, records, self._meaning, admit)
@@ -256,19 +279,42 @@ class Engine:
         return stored
 
     def publish(
-        self, opportunity: Opportunity, *, create: bool = False, actor: User | None = None
+        self,
+        opportunity: Opportunity,
+        *,
+        create: bool = False,
+        actor: User | None = None,
+        force: bool = False,
     ) -> SaveOutcome:
         """Store one opportunity and apply it to the index, so that the next match sees it.
 
         With ``create``, an existing id is a conflict (AlreadyExists) and nothing is written.
         With an ``actor``, the offer must stay within their territories, and so must the one it
-        replaces (OutOfScope otherwise): the check reads the validated record.
+        replaces (OutOfScope otherwise): the check reads the validated record. Without
+        ``force``, a live offer resembling another live one of its territory or commune
+        (``look_alikes``) that its stored version did not already resemble is refused with
+        LooksLikeDuplicate, and nothing is written.
         """
         if actor is not None and (problem := self._scope_problem(actor, opportunity)):
             raise OutOfScope(problem)
+        taken = create and self.store.catalogue.find(opportunity.id) is not None  # put says so
+        found = [] if force or taken else self.look_alike_finder.new_look_alikes(opportunity, date.today())
+        if found:
+            raise LooksLikeDuplicate(duplicates.warning(found), found)
         outcome = self.store.catalogue.put(opportunity, create=create)
         self.keeper.catch_up(written=[opportunity.id])
         return outcome
+
+    def look_alikes(self, opportunity: Opportunity, today: date | None = None) -> list[LookAlike]:
+        """The live offers of ``opportunity``'s territory or commune that it resembles, most
+        similar first; never itself (its stored version is not a look-alike)."""
+        return self.look_alike_finder.look_alikes(opportunity, today or date.today())
+
+    def likely_duplicates(
+        self, territory: str | None = None, threshold: float = duplicates.THRESHOLD
+    ) -> list[LikelyDuplicate]:
+        """Pairs of live offers of one place that resemble each other, most similar first."""
+        return self.look_alike_finder.likely_duplicates(date.today(), territory, threshold)
 
     def archive(self, opportunity_id: str, actor: User | None = None) -> Opportunity:
         """Archive an opportunity: it stays stored and is never recommended again."""

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from matcher.accounts import User
-from matcher.digest.message import long_date
 from matcher.digest.tokens import ARCHIVE_LINK, PROLONG_LINK, InvalidToken, LinkPurpose, read_link
 from matcher.domain import Opportunity
 from matcher.engine import Engine
+from matcher.explain import long_date
 
 
 @dataclass(frozen=True)

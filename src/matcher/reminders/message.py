@@ -12,10 +12,10 @@ from email.message import EmailMessage
 
 from matcher.accounts import User
 from matcher.config import Settings
-from matcher.digest.message import long_date, new_message, page_url, with_bodies
+from matcher.digest.message import new_message, page_url, with_bodies
 from matcher.digest.tokens import ARCHIVE_LINK, PROLONG_LINK, LinkPurpose, sign_link
 from matcher.domain import KIND_LABELS
-from matcher.explain import department_label, plural
+from matcher.explain import department_label, long_date, plural
 from matcher.freshness import EXPIRY_NOTICE, PROLONG_MONTHS, STALE_AFTER_MONTHS, DueOffer
 
 #: The pages behind the links (service.web.links).

@@ -14,7 +14,7 @@ gazetteer  the communes table
 from __future__ import annotations
 
 from matcher.store.accounts import AccountStore
-from matcher.store.catalogue import CatalogueStore, SaveOutcome, text_hash
+from matcher.store.catalogue import CatalogueStore, SaveOutcome, StoredOffer, text_hash
 from matcher.store.database import Database
 from matcher.store.gazetteer import GazetteerStore
 from matcher.store.holders import HolderStore
@@ -53,5 +53,6 @@ __all__ = [
     "ReminderLedger",
     "SaveOutcome",
     "Store",
+    "StoredOffer",
     "text_hash",
 ]

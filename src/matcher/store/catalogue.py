@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.sql.elements import ColumnElement
 
 from matcher.clock import utcnow
 from matcher.domain import Listing, Opportunity, OpportunityQuery, territory_key
@@ -21,6 +22,14 @@ from matcher.store.database import Database
 from matcher.store.schema import CatalogueState, OpportunityRow
 
 SaveOutcome = Literal["inserted", "updated", "unchanged"]
+
+
+class StoredOffer(NamedTuple):
+    """An opportunity with its row id (its place in the index) and when it was first stored."""
+
+    row_id: int
+    opportunity: Opportunity
+    created_at: datetime
 
 
 def text_hash(opportunity: Opportunity) -> str:
@@ -206,3 +215,25 @@ class CatalogueStore:
                 )
             )
             return {opportunity_id: Opportunity.from_stored(payload) for opportunity_id, payload in rows}
+
+    def live(
+        self, today: date, territory: str | None = None, department: str | None = None
+    ) -> list[StoredOffer]:
+        """Published opportunities not expired on ``today``, in row order; with ``territory`` or
+        ``department``, those of the territory (as names compare) or in the department."""
+        place: list[ColumnElement[bool]] = []
+        if territory is not None:
+            place.append(OpportunityRow.territory_key == territory_key(territory))
+        if department is not None:
+            place.append(OpportunityRow.department == department)
+        with self.database.session() as session:
+            rows = session.execute(
+                select(OpportunityRow.row_id, OpportunityRow.payload, OpportunityRow.created_at)
+                .where(
+                    OpportunityRow.status == "published",
+                    or_(OpportunityRow.expires_on.is_(None), OpportunityRow.expires_on >= today),
+                    *([or_(*place)] if place else []),
+                )
+                .order_by(OpportunityRow.row_id)
+            )
+            return [StoredOffer(r, Opportunity.from_stored(p), c) for r, p, c in rows]
