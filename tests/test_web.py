@@ -559,3 +559,26 @@ def test_an_officer_updates_an_offer_and_an_unchanged_commune_keeps_its_place(pa
     expect(page).to_have_url(re.compile(r"/offres\?prolongee=act-002-boulanger-crocq$"))
     prolonged = site.api("officer", "GET", "/v1/opportunities/act-002-boulanger-crocq").json()
     assert prolonged["expires_on"] > before["expires_on"]
+
+
+def test_a_look_alike_offer_is_warned_before_it_is_published(page: Page, site: Site) -> None:
+    original = site.api("officer", "GET", "/v1/opportunities/rep-001-boulangerie-felletin").json()
+    sign_in(page, "officer")
+    page.goto("/offres/nouvelle")
+    page.get_by_label("Reprise d'entreprise").check()
+    page.get_by_label("Titre (obligatoire)").fill("À reprendre : boulangerie-pâtisserie au cœur de Felletin")
+    page.get_by_label("Description (obligatoire)").fill(original["description"])
+    page.get_by_label("Commune (obligatoire)").fill("Felletin (Creuse, 23)")
+    page.get_by_role("button", name="Publier l'offre").click()
+    warning = page.locator("#ressemblance")
+    expect(warning).to_contain_text("Cette offre ressemble à « Boulangerie-pâtisserie au cœur de Felletin")
+    expect(warning).to_contain_text("publier quand même ?")
+    expect(page.get_by_label("Titre (obligatoire)")).to_have_value(
+        "À reprendre : boulangerie-pâtisserie au cœur de Felletin"
+    )  # nothing typed is lost
+    assert_accessible(page, "ressemblance")
+    page.screenshot(path=site.screenshots / "offre-ressemblance.png", full_page=True)
+    listed = site.api("officer", "GET", "/v1/opportunities?limit=200").json()["items"]
+    assert not [o for o in listed if o["title"].startswith("À reprendre : boulangerie")]  # not written
+    page.get_by_role("button", name="Publier quand même").click()
+    expect(page).to_have_url(re.compile(r"/offres\?publiee=rep-"))

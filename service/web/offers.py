@@ -19,7 +19,15 @@ from matcher.accounts import User
 from matcher.domain import Opportunity, new_opportunity_id
 from matcher.engine import Engine
 from matcher.engine.facade import WebSession
-from matcher.errors import AlreadyExists, InvalidFile, InvalidRecord, NotFound, NoticeNotSent, OutOfScope
+from matcher.errors import (
+    AlreadyExists,
+    InvalidFile,
+    InvalidRecord,
+    LooksLikeDuplicate,
+    NotFound,
+    NoticeNotSent,
+    OutOfScope,
+)
 from matcher.freshness import freshness
 from matcher.intake import ImportReport, read_records
 from matcher.notices import propose_contact
@@ -82,6 +90,7 @@ def _form_page(
     status_code: int = 200,
     preview: Opportunity | None = None,
     audience: int | None = None,
+    duplicate: LooksLikeDuplicate | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -94,6 +103,7 @@ def _form_page(
         label_suggestions=LABEL_SUGGESTIONS,
         preview=preview,
         audience=audience,
+        duplicate=duplicate,
     )
 
 
@@ -116,7 +126,7 @@ async def _save_form(
     form = await request.form()
     check_csrf(request, web_session, str(form.get("csrf", "")))
     person = web_session.user
-    previewing = form.get("action") == "apercu"
+    previewing, forcing = form.get("action") == "apercu", form.get("action") == "forcer"
 
     def save() -> Response:
         stored = None if opportunity_id is None else _own_offer(engine, opportunity_id, person)
@@ -134,7 +144,10 @@ async def _save_form(
                 return _form_page(
                     request, person, stored, values, preview=offer, audience=engine.audience(offer)
                 )
-            engine.publish(offer, create=opportunity_id is None, actor=person)
+            engine.publish(offer, create=opportunity_id is None, actor=person, force=forcing)
+        except LooksLikeDuplicate as warning:
+            # Not an error: the officer decides, with the look-alike in view.
+            return _form_page(request, person, stored, values, status_code=409, duplicate=warning)
         except InvalidRecord as error:
             return _form_page(request, person, stored, values, field_errors(error), 422)
         except OutOfScope as error:
