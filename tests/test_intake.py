@@ -323,9 +323,10 @@ def test_a_huge_csv_cell_is_its_rows_reject(make_engine):
     rows = [[f"fr-{i}", *row[1:]] for i, row in enumerate(rows)]
     report = run_import(engine, french_csv(";", rows).encode())
     reasons = {r.record: r.reason for r in report.rejected}
-    assert reasons["ligne 2"] == "description: cellule trop longue (200000 caractères ; au plus 21000)"
+    # Named by the file's own header (« Descriptif »), not the contract's path.
+    assert reasons["ligne 2"] == "Descriptif: cellule trop longue (200000 caractères ; au plus 21000)"
     assert (
-        f"description: trop long (au plus {MAX_DESCRIPTION_CHARS} caractères)" in reasons["ligne 3 (id fr-1)"]
+        f"Descriptif: trop long (au plus {MAX_DESCRIPTION_CHARS} caractères)" in reasons["ligne 3 (id fr-1)"]
     )
     assert stored_ids(engine) == ["fr-2"]
 
@@ -372,7 +373,7 @@ def test_amount_cells_by_field_and_a_non_number_left_to_the_contract(make_engine
     ]
     report = run_import(engine, french_csv(";", rows, header).encode())
     [reject] = report.rejected
-    assert reject.reason == "revenue_eur: doit être un nombre"
+    assert reject.reason == "chiffre d'affaires: doit être un nombre"  # the file's own header
     rows[0][-1] = "180 000 €"
     run_import(engine, french_csv(";", rows, header).encode())
     stored = engine.store.catalogue.get("fr-0")
@@ -389,7 +390,7 @@ def test_oui_non_only_in_boolean_columns(make_engine):
     assert (stored.title, stored.housing, stored.remote_friendly) == ("Oui", True, False)
     rows[0][10] = "peut-être"
     [reject] = run_import(engine, french_csv(";", rows, header).encode()).rejected
-    assert "housing: doit valoir oui ou non (true ou false)" in reject.reason
+    assert "Logement: doit valoir oui ou non (true ou false)" in reject.reason
 
 
 @pytest.mark.parametrize(

@@ -531,8 +531,8 @@ def test_an_office_spreadsheet_imports_through_the_page_with_its_report(
     expect(page.get_by_role("status")).to_contain_text("2 refusées")
     refused = page.locator("table tbody tr")
     expect(refused).to_have_count(2)
-    expect(refused.nth(0)).to_contain_text("champ obligatoire manquant")
-    expect(refused.nth(1)).to_contain_text("Pays de Figeac")
+    expect(refused.nth(0)).to_contain_text("titre: champ obligatoire manquant")  # the sheet's header
+    expect(refused.nth(1)).to_contain_text("territoire: le territoire « Pays de Figeac »")
     assert_accessible(page, "import")
     page.screenshot(path=site.screenshots / "offres-import.png", full_page=True)
     offer = site.api("officer", "GET", "/v1/opportunities/act-web-import-1").json()

@@ -18,7 +18,7 @@ import codecs
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,16 @@ MAX_RECORD_CHARS = 2_000_000
 class RawRecord:
     label: str  # how a message names it: « ligne 12 »
     value: Any
+    #: How the file names each field, when not by the contract's path (a spreadsheet's French
+    #: headers, « titre » for ``title``): refusals then name the column the person wrote.
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    def reason(self, error: InvalidRecord) -> str:
+        """``error``'s problems as the person reads them, each under the field's own name."""
+        return "; ".join(
+            f"{self.columns.get(path.split('[')[0], path)}: {message}" if path else message
+            for path, message in error.problems
+        )
 
 
 def with_organisation(records: list[RawRecord], organisation: str) -> list[RawRecord]:
@@ -58,7 +68,7 @@ def with_organisation(records: list[RawRecord], organisation: str) -> list[RawRe
             counsellor = value.get("counsellor") or {}
             if isinstance(counsellor, dict) and not counsellor.get("organisation"):
                 value = {**value, "counsellor": {**counsellor, "organisation": organisation}}
-        filled.append(RawRecord(record.label, value))
+        filled.append(RawRecord(record.label, value, record.columns))
     return filled
 
 
@@ -113,7 +123,8 @@ def read_records(
     """
     fmt = fmt or guess_format(content)
     if fmt == "csv":
-        return [RawRecord(label, value) for label, value in read_spreadsheet(content, source, kind)]
+        columns, rows = read_spreadsheet(content, source, kind)
+        return [RawRecord(label, value, columns) for label, value in rows]
     text = decode(content, source)
     start = len(text) - len(text.lstrip())
     if text[start] == "[":
@@ -467,7 +478,7 @@ def import_records(
                 raise InvalidRecord(record_label(record.value, record.label), [problem])
             valid.append(checked)
         except InvalidRecord as error:
-            report.rejected.append(Reject(error.record, str(error).removeprefix(f"{error.record}: ")))
+            report.rejected.append(Reject(error.record, record.reason(error)))
     # Short write transactions: a long import lets the service and the digest write between
     # its batches. Each record is one upsert by id, so an import stopped midway (killed, the
     # database gone) keeps its first batches and a rerun finishes it.

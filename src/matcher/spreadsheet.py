@@ -351,8 +351,9 @@ def _split_row(row: str, delimiter: str) -> list[str]:
 
 def read_spreadsheet(
     content: bytes, source: str, kind: RecordKind | None = None
-) -> list[tuple[str, dict[str, Any] | InvalidRecord]]:
-    """(label, record or reject) for each data row; ``kind`` is guessed from the header if None."""
+) -> tuple[dict[str, str], list[tuple[str, dict[str, Any] | InvalidRecord]]]:
+    """The header as written by contract path, and (label, record or reject) for each data row;
+    ``kind`` is guessed from the header if None."""
     rows = _logical_rows(decode_spreadsheet(content, source), source)
     delimiter = sniff_delimiter(rows[0])
     try:
@@ -386,7 +387,7 @@ def read_spreadsheet(
             records.append((label, InvalidRecord(label, [("", problem)])))
             continue
         records.append((label, record_from_cells(paths, cells, label)))
-    return records
+    return {path: name for path, name in zip(paths, header, strict=True) if path}, records
 
 
 def _too_long(row: str, delimiter: str, index: int) -> str:
