@@ -394,7 +394,10 @@ def _writer(
                     return
                 offer_id = f"{prefix}-{i:04d}"
                 try:
-                    answer = client.post("/v1/opportunities", json=_offer(offer_id), headers=headers)
+                    # Deliberate copies of one offer: published with force, past the duplicate check.
+                    answer = client.post(
+                        "/v1/opportunities?force=true", json=_offer(offer_id), headers=headers
+                    )
                 except httpx.TransportError:
                     return  # the server went away (killed): what it acknowledged is counted
                 if answer.status_code == 201:

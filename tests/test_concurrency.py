@@ -130,7 +130,7 @@ def test_a_hung_mail_server_does_not_block_a_service_write(sample_engine: Engine
             token = _admin_token(client)
             offer = _sample_offer("act-pendant-envoi")
             answer = client.post(
-                "/v1/opportunities", json=offer, headers={"Authorization": f"Bearer {token}"}
+                "/v1/opportunities?force=true", json=offer, headers={"Authorization": f"Bearer {token}"}
             )
         assert answer.status_code == 201, answer.text
     finally:
@@ -206,7 +206,7 @@ def test_a_bulk_import_by_another_process_is_embedded_off_the_query_path(
 
         # Meanwhile an offer published through this engine is in its next query (read your writes).
         mine = serving.validate_opportunity({**offer.model_dump(mode="json"), "id": "act-mien"}, "essai")
-        _within(30, lambda: serving.publish(mine, create=True))
+        _within(30, lambda: serving.publish(mine, create=True, force=True))  # a deliberate copy
         (seen,) = _within(30, lambda: serving.match_many([profile], among={"act-mien"}))
         assert [m.opportunity_id for m in seen.matches] == ["act-mien"]
 
