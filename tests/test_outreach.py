@@ -45,6 +45,8 @@ def test_standings_list_only_the_officers_territory_with_counts_of_this_month(
     sample_engine.record_feedback("h-028", BAKERY, "interested")
     sample_engine.record_feedback("h-001", BAKERY, "interested")
     sample_engine.record_feedback("h-001", BAKERY, "interested")  # the same holder again: once
+    sample_engine.record_feedback("h-005", BAKERY, "interested")
+    sample_engine.record_feedback("h-005", BAKERY, "not_relevant")  # their latest word: not counted
 
     standings = {s.listing.opportunity.id: s for s in sample_engine.standings(actor=officer, today=today)}
     assert {s.listing.opportunity.territory for s in standings.values()} == {CREUSE}

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from functools import cached_property
 
 from matcher.accounts import Role, User
@@ -87,7 +87,8 @@ class Outreach:
         ids = [listing.opportunity.id for listing in listings]
         since = month_start(today)
         shown = self.store.outreach.impressions(ids, since)
-        interested = self.store.holders.interested_counts(ids, datetime.combine(since, time(), tzinfo=UTC))
+        # The month as the impressions count it: from midnight, local time, of its first day.
+        interested = self.store.holders.interested_counts(ids, datetime.combine(since, time()).astimezone())
         return [
             OfferStanding(
                 listing,

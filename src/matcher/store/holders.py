@@ -268,16 +268,22 @@ class HolderStore:
             return [Feedback(r.opportunity_id, r.verdict, r.comment, r.created_at) for r in rows]  # type: ignore[arg-type]
 
     def interested_counts(self, opportunity_ids: Collection[str], since: datetime) -> dict[str, int]:
-        """How many holders marked each offer « interested » since ``since`` (their latest word
-        on it, each holder once); offers nobody marked are absent."""
+        """How many holders marked each offer « interested » since ``since``, by their latest
+        word on it (a holder who then said « not relevant » no longer counts), each holder once;
+        offers nobody marked are absent."""
         ids = list(opportunity_ids)
         counts: dict[str, int] = {}
         with self.database.reading() as session:
             for chunk in in_chunks(ids):
+                latest = (
+                    select(func.max(FeedbackRow.feedback_id))
+                    .where(FeedbackRow.opportunity_id.in_(chunk))
+                    .group_by(FeedbackRow.holder_id, FeedbackRow.opportunity_id)
+                )
                 query = (
-                    select(FeedbackRow.opportunity_id, func.count(func.distinct(FeedbackRow.holder_id)))
+                    select(FeedbackRow.opportunity_id, func.count(FeedbackRow.holder_id))
                     .where(
-                        FeedbackRow.opportunity_id.in_(chunk),
+                        FeedbackRow.feedback_id.in_(latest),
                         FeedbackRow.verdict == "interested",
                         FeedbackRow.created_at >= since,
                     )

@@ -54,19 +54,23 @@ class OutreachStore:
         return dict(totals)
 
     def propose(self, opportunity_id: str, holder_id: str, proposed_by: str) -> bool:
-        """Note a proposed contact; False if one was already proposed for this holder and offer."""
+        """Note a proposed contact; False if one was already proposed for this holder and offer
+        (two clicks at once included: the unique key decides)."""
+        row = {
+            "opportunity_id": opportunity_id,
+            "holder_id": holder_id,
+            "proposed_by": proposed_by,
+            "created_at": utcnow(),
+        }
+        dialect = self.database.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(ContactProposalRow)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["opportunity_id", "holder_id"])
+        )
         with self.database.session() as session:
-            if self._proposed(session, opportunity_id, [holder_id]):
-                return False
-            session.add(
-                ContactProposalRow(
-                    opportunity_id=opportunity_id,
-                    holder_id=holder_id,
-                    proposed_by=proposed_by,
-                    created_at=utcnow(),
-                )
-            )
-            return True
+            return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
     def withdraw(self, opportunity_id: str, holder_id: str) -> None:
         with self.database.session() as session:
