@@ -559,6 +559,16 @@ def test_an_officer_updates_an_offer_and_an_unchanged_commune_keeps_its_place(pa
     expect(page).to_have_url(re.compile(r"/offres\?prolongee=act-002-boulanger-crocq$"))
     prolonged = site.api("officer", "GET", "/v1/opportunities/act-002-boulanger-crocq").json()
     assert prolonged["expires_on"] > before["expires_on"]
+    page.get_by_role("link", name=re.compile("^Crocq cherche son boulanger")).click()
+    page.once("dialog", lambda dialog: dialog.accept())  # « Archiver cette offre ? »
+    page.get_by_role("button", name=re.compile("^Archiver l'offre")).click()
+    expect(page).to_have_url(re.compile(r"/offres\?archivee=act-002-boulanger-crocq$"))
+    expect(page.get_by_role("row", name=re.compile("^Crocq cherche son boulanger"))).to_contain_text(
+        "Archivée"
+    )
+    assert (
+        site.api("officer", "GET", "/v1/opportunities/act-002-boulanger-crocq").json()["status"] == "archived"
+    )
 
 
 def test_a_look_alike_offer_is_warned_before_it_is_published(page: Page, site: Site) -> None:

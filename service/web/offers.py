@@ -8,8 +8,9 @@ proposed contact goes to the holder's counsellor by e-mail, never to the holder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -170,32 +171,28 @@ async def update_offer(
     return await _save_form(request, engine, web_session, opportunity_id)
 
 
-@router.post("/offres/{opportunity_id}/archiver")
-def archive_offer(
+#: The one-button changes of an offer's form: what each does, and the word the listing says.
+OFFER_ACTIONS: dict[str, tuple[Callable[..., Opportunity], str]] = {
+    "archiver": (Engine.archive, "archivee"),
+    "prolonger": (Engine.prolong, "prolongee"),
+}
+
+
+@router.post("/offres/{opportunity_id}/{action}")
+def change_offer(
     request: Request,
     engine: EngineDep,
     web_session: SignedIn,
     opportunity_id: OpportunityIdPath,
+    action: Literal["archiver", "prolonger"],
     csrf: Csrf = "",
 ) -> RedirectResponse:
+    """« Archiver l'offre » or « Prolonger de 6 mois »."""
     check_csrf(request, web_session, csrf)
     _own_offer(engine, opportunity_id, web_session.user)
-    engine.archive(opportunity_id, actor=web_session.user)
-    return RedirectResponse(f"/offres?archivee={opportunity_id}", status_code=303)
-
-
-@router.post("/offres/{opportunity_id}/prolonger")
-def prolong_offer(
-    request: Request,
-    engine: EngineDep,
-    web_session: SignedIn,
-    opportunity_id: OpportunityIdPath,
-    csrf: Csrf = "",
-) -> RedirectResponse:
-    check_csrf(request, web_session, csrf)
-    _own_offer(engine, opportunity_id, web_session.user)
-    engine.prolong(opportunity_id, actor=web_session.user)
-    return RedirectResponse(f"/offres?prolongee={opportunity_id}", status_code=303)
+    change, done = OFFER_ACTIONS[action]
+    change(engine, opportunity_id, actor=web_session.user)
+    return RedirectResponse(f"/offres?{done}={opportunity_id}", status_code=303)
 
 
 # --- candidates ------------------------------------------------------------------------------
