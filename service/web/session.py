@@ -9,6 +9,7 @@ the session's CSRF token; the sign-in form, before any session exists, a double-
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -80,28 +81,27 @@ def current_session(request: Request, engine: EngineDep) -> WebSession:
     return web_session
 
 
-def counselling(web_session: Annotated[WebSession, Depends(current_session)]) -> User:
-    """The signed-in counsellor (or admin): the holders' pages are theirs."""
-    user = web_session.user
-    if user.role not in (Role.counsellor, Role.admin):
-        raise PageRefused(
-            403,
-            f"Les porteurs de projet sont réservés aux conseillers et conseillères ; votre rôle : "
-            f"{user.role.label}.",
-        )
-    return user
+def _allowing(roles: tuple[Role, ...], reserved: str) -> Callable[..., User]:
+    """A dependency giving the signed-in account if its role is one of ``roles``; otherwise a
+    403 page saying to whom the pages are ``reserved`` and which role the person has."""
+
+    def allowed(web_session: Annotated[WebSession, Depends(current_session)]) -> User:
+        user = web_session.user
+        if user.role not in roles:
+            raise PageRefused(403, f"{reserved} ; votre rôle : {user.role.label}.")
+        return user
+
+    return allowed
 
 
-def officing(web_session: Annotated[WebSession, Depends(current_session)]) -> User:
-    """The signed-in territory officer (or admin): the offers' pages are theirs."""
-    user = web_session.user
-    if user.role not in (Role.officer, Role.admin):
-        raise PageRefused(
-            403,
-            f"Les offres des territoires sont réservées aux agents des territoires ; votre rôle : "
-            f"{user.role.label}.",
-        )
-    return user
+#: The signed-in counsellor (or admin): the holders' pages are theirs.
+counselling = _allowing(
+    (Role.counsellor, Role.admin), "Les porteurs de projet sont réservés aux conseillers et conseillères"
+)
+#: The signed-in territory officer (or admin): the offers' pages are theirs.
+officing = _allowing(
+    (Role.officer, Role.admin), "Les offres des territoires sont réservées aux agents des territoires"
+)
 
 
 def check_csrf(request: Request, web_session: WebSession, given: str | None) -> None:
