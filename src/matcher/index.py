@@ -112,11 +112,19 @@ class VectorIndex:
 
     def best_piece(self, query: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
         """For each row id, the cosine similarity of ``query`` with its closest piece."""
-        query = np.asarray(query, dtype=np.float32).ravel()
-        return np.array(
-            [float(np.max(self.pieces[i].astype(np.float32) @ query)) for i in np.asarray(row_ids).tolist()],
-            dtype=np.float32,
-        )
+        return self.best_pieces(np.asarray(query, dtype=np.float32).reshape(1, -1), row_ids)[0]
+
+    def best_pieces(self, queries: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
+        """(queries x row ids): each query's cosine similarity with each document's closest piece,
+        in one product over all the documents' pieces."""
+        ids = np.asarray(row_ids, dtype=np.int64).tolist()
+        queries = np.asarray(queries, dtype=np.float32)
+        if not ids:
+            return np.zeros((len(queries), 0), dtype=np.float32)
+        stacked = [self.pieces[i] for i in ids]
+        starts = np.cumsum([0] + [len(p) for p in stacked[:-1]])
+        similarities = queries @ np.concatenate(stacked).astype(np.float32).T
+        return np.maximum.reduceat(similarities, starts, axis=1)
 
     def vectors(self, row_ids: np.ndarray) -> np.ndarray:
         """The stored vectors of ``row_ids`` (all of which must be indexed)."""
