@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, update
 
+from matcher import index_file
 from matcher.index import VectorIndex
 from matcher.intake import read_records
 from matcher.lexical import LexicalModel
@@ -64,9 +66,9 @@ def test_the_lexical_model_is_saved_as_arrays_and_read_back_identical(tmp_path):
     index.upsert(np.array([1, 2, 3]), unit_vectors(3), ["a", "b", "c"])
     index.lexical = LexicalModel().fit(texts)
     index.save(tmp_path / "i.npz")
-    with np.load(tmp_path / "i.npz", allow_pickle=False) as saved:  # nothing in it needs unpickling
-        assert {"lexical_terms", "lexical_idf"} <= set(saved.files) and "lexical" not in saved.files
-        assert all(saved[name].dtype != object for name in saved.files)
+    arrays = index_file.open_contents(tmp_path / "i.npz").meta["arrays"]  # nothing needs unpickling
+    assert {"lexical_terms", "lexical_idf"} <= set(arrays) and "lexical" not in arrays
+    assert all(np.dtype(entry["dtype"]) != object for entry in arrays.values())
     loaded = VectorIndex.load(tmp_path / "i.npz").lexical
     query = "reprendre une boulangerie avec son fournil"
     documents = index.lexical.transform(texts)
@@ -90,17 +92,87 @@ def test_an_older_file_s_pickled_lexical_model_is_never_unpickled(sample_engine,
     sample_engine.refresh()
     canary = home / "ran"
     monkeypatch.setenv("MATCHER_PICKLE_CANARY", str(canary))
-    with np.load(path, allow_pickle=False) as saved:
-        arrays = {k: saved[k] for k in saved.files if not k.startswith("lexical_")}
-    arrays["lexical"] = np.frombuffer(pickle.dumps(_Payload()), dtype=np.uint8)
-    with open(path, "wb") as out:
-        np.savez(out, **arrays)
+    meta = np.frombuffer(json.dumps({"format": 1, "encoder": "x", "dim": 16}).encode(), dtype=np.uint8)
+    with open(path, "wb") as out:  # a format-1 file: a zip of arrays, one of them a pickle
+        np.savez(out, meta=meta, lexical=np.frombuffer(pickle.dumps(_Payload()), dtype=np.uint8))
     engine = make_engine(home)
     report = engine.refresh()
     assert not canary.exists()  # the payload did not run
-    assert not report.rebuilt and report.embedded == 0  # the vectors are kept…
-    assert any("lexical" in note for note in report.notes)  # …and the lexical model refitted
-    assert engine.index.lexical is not None
+    assert report.rebuilt and "illisible" in report.reason  # an older format is rebuilt
+    assert len(engine.index) == len(sample_engine.index) and engine.index.lexical is not None
+
+
+def test_a_saved_index_maps_its_pieces_and_answers_as_before(tmp_path):
+    index = VectorIndex(16, "test")
+    vectors = unit_vectors(40, seed=3)
+    pieces = [unit_vectors(1 + i % 3, seed=10 + i) for i in range(40)]
+    index.upsert(np.arange(1, 41), vectors, ["h"] * 40, pieces)
+    index.save(tmp_path / "i.npz")
+    loaded = VectorIndex.load(tmp_path / "i.npz")
+    assert isinstance(loaded.pieces.data, np.memmap)  # on disk, paged in when read
+    queries = unit_vectors(3, seed=4)
+    np.testing.assert_allclose(
+        loaded.best_pieces(queries, np.arange(1, 41)), index.best_pieces(queries, np.arange(1, 41)), atol=1e-6
+    )
+    expected = np.array([[float(np.max(p @ q)) for p in pieces] for q in queries])
+    np.testing.assert_allclose(loaded.best_pieces(queries, np.arange(1, 41)), expected, atol=2e-3)
+    loaded.upsert(np.array([5]), vectors[:1], ["new"], [unit_vectors(2, seed=99)])  # changed after loading
+    loaded.remove(np.array([7]))
+    got = loaded.best_pieces(queries[:1], np.array([5, 6]))
+    np.testing.assert_allclose(got[0, 0], np.max(unit_vectors(2, seed=99) @ queries[0]), atol=2e-3)
+    with pytest.raises(KeyError):
+        loaded.best_pieces(queries[:1], np.array([7]))
+    loaded.save(tmp_path / "i.npz")  # over the file it maps
+    again = VectorIndex.load(tmp_path / "i.npz")
+    np.testing.assert_allclose(
+        again.best_pieces(queries, np.array([5, 6])), loaded.best_pieces(queries, np.array([5, 6])), atol=1e-6
+    )
+
+
+@pytest.fixture
+def grown_index(monkeypatch):
+    """An index past the size where the inverted-file index answers (thresholds scaled down)."""
+    from matcher import index as module
+
+    monkeypatch.setattr(module, "APPROXIMATE_FROM", 1000)
+    monkeypatch.setattr(module, "GATHER_AT_MOST", 50)
+    monkeypatch.setattr(module, "NPROBE", 2)
+    index = VectorIndex(16, "test")
+    vectors = unit_vectors(3000, seed=5)
+    for first in range(0, 3000, 64):  # batch by batch, as a build adds them
+        rows = np.arange(first, min(first + 64, 3000))
+        index.upsert(rows + 1, vectors[rows], ["h"] * len(rows))
+    return index, vectors
+
+
+def test_the_planner_is_exact_when_few_pass_and_never_short(grown_index):
+    index, vectors = grown_index
+    assert index.approximate and index.trained_at >= 1000 and len(index) == 3000
+    rng = np.random.default_rng(6)
+    # 15 pass: gathered; 150: two probed lists hold too few of them, searched again in full;
+    # 900 and everything: the probed lists hold enough (approximate, as intended).
+    for share, exact_wanted in ((0.005, True), (0.05, True), (0.3, False), (1.0, False)):
+        allowed = np.sort(rng.choice(np.arange(1, 3001), size=int(3000 * share), replace=False))
+        query = unit_vectors(1, seed=int(share * 1000))
+        scores, ids = index.search(query, 10, allowed=allowed)
+        exact = index.vectors(allowed) @ query[0]
+        kth = np.sort(exact)[::-1][9]
+        found = ids[0][ids[0] >= 0]
+        assert len(found) == 10 and set(found.tolist()) <= set(allowed.tolist())  # never short
+        assert np.all(np.diff(scores[0]) <= 1e-6)
+        if exact_wanted:  # every returned offer scores at least the 10th exact score
+            assert np.all(exact[np.searchsorted(allowed, found)] >= kth - 1e-5)
+
+
+def test_the_approximate_index_survives_changes_and_a_round_trip(grown_index, tmp_path):
+    index, vectors = grown_index
+    index.upsert(np.array([10]), vectors[20:21], ["moved"])
+    index.remove(np.array([11]))
+    index.save(tmp_path / "i.npz")
+    loaded = VectorIndex.load(tmp_path / "i.npz")
+    assert loaded.approximate and len(loaded) == 2999 and loaded.hashes[10] == "moved"
+    _, ids = loaded.search(vectors[20:21], 2, allowed=np.array([10, 11, 21, 500]))
+    assert sorted(ids[0].tolist()) == [10, 21] and 11 not in loaded.hashes
 
 
 def test_missing_and_damaged_index_are_rebuilt(sample_engine, make_engine):
@@ -232,7 +304,7 @@ class DyingEncoder(RenamedEncoder):
 def test_a_killed_index_build_resumes_from_its_last_saved_batch(sample_engine, make_engine, monkeypatch):
     from matcher.engine import upkeep
 
-    monkeypatch.setattr(upkeep, "CHECKPOINT_EVERY", upkeep.EMBED_BATCH)  # 152 offers: 3 batches
+    monkeypatch.setattr(upkeep, "CHECKPOINT_SECONDS", 0.0)  # saved after each batch of 64: 3 batches
     home, path = sample_engine.settings.home, sample_engine.settings.index_path
     total = sum(row.status != "archived" for row in sample_engine.store.catalogue.changed_since(0))
     path.unlink()

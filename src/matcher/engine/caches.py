@@ -31,11 +31,14 @@ class Document:
 
 
 class DocumentCache:
-    """Recently scored opportunities by row id, so that a query reads and analyses only new ones."""
+    """Recently scored opportunities by row id, so that a query reads and analyses only new ones.
+
+    Thread-safe on its own: queries read the engine's views together."""
 
     def __init__(self, capacity: int = DOCUMENT_CACHE_SIZE):
         self.capacity = capacity
         self._documents: OrderedDict[int, Document] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(
         self,
@@ -44,28 +47,31 @@ class DocumentCache:
         lexical: LexicalModel,
     ) -> list[Document]:
         """The scoring view of these opportunities; those not cached are read once with ``load``."""
-        missing = [r for r in row_ids if r not in self._documents]
+        with self._lock:
+            found = {r: self._documents[r] for r in row_ids if r in self._documents}
+        missing = [r for r in row_ids if r not in found]
         if missing:
             records = load(missing)
             texts = [opportunity_text(records[r]) for r in missing]
             vectors = lexical.transform(texts)
             for i, (row_id, text) in enumerate(zip(missing, texts, strict=True)):
-                self._documents[row_id] = Document(
-                    records[row_id], vectors[i], lexical.stems(text), negations(text)
-                )
-        for row_id in row_ids:
-            self._documents.move_to_end(row_id)
-        found = [self._documents[r] for r in row_ids]
-        while len(self._documents) > self.capacity:
-            self._documents.popitem(last=False)
-        return found
+                found[row_id] = Document(records[row_id], vectors[i], lexical.stems(text), negations(text))
+        with self._lock:
+            for row_id in row_ids:
+                self._documents[row_id] = found[row_id]
+                self._documents.move_to_end(row_id)
+            while len(self._documents) > self.capacity:
+                self._documents.popitem(last=False)
+        return [found[r] for r in row_ids]
 
     def drop(self, row_ids: Iterable[int]) -> None:
-        for row_id in row_ids:
-            self._documents.pop(row_id, None)
+        with self._lock:
+            for row_id in row_ids:
+                self._documents.pop(row_id, None)
 
     def clear(self) -> None:
-        self._documents.clear()
+        with self._lock:
+            self._documents.clear()
 
 
 class QueryCache:

@@ -68,7 +68,7 @@ class LookAlikeFinder:
     def _stored_vectors(self, offers: Sequence[StoredOffer]) -> np.ndarray:
         """The index's vectors of stored offers; one it does not hold (yet) is encoded."""
         self.keeper.refresh()
-        with self.keeper.lock:
+        with self.keeper.lock.reading():
             index = self.keeper.index
             held = index.hashes if index is not None else {}
             known = [o.row_id for o in offers if o.row_id in held]

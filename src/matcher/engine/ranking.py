@@ -116,7 +116,7 @@ class Ranker:
         # another's are scored.
         vectors = self.profile_vectors(profiles)
         rejected = self.keeper.store.holders.rejected_by([p.id for p in profiles if p.id])
-        with self.keeper.lock:
+        with self.keeper.lock.reading():
             positions = None
             if among is not None:
                 # Restricted to a few offers (the digest's new ones), filters run on those alone.
@@ -254,7 +254,7 @@ class Ranker:
         self.keeper.refresh()
         vectors = self.profile_vectors(profiles)
         rows: list[tuple[np.ndarray, np.ndarray, str, np.ndarray, np.ndarray]] = []
-        with self.keeper.lock:
+        with self.keeper.lock.reading():
             view = self.keeper.view
             index, _ = self.keeper.loaded()
             ids = view.arrays["id"]

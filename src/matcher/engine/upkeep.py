@@ -16,7 +16,9 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Collection
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,8 +39,9 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 64
 #: Changed offers a query embeds itself before it answers; more go to the background.
 INLINE_EMBED_LIMIT = EMBED_BATCH
-#: A long build saves the index every this many embedded offers (what a kill can lose).
-CHECKPOINT_EVERY = 16 * EMBED_BATCH
+#: A long build saves the index once this long has passed since its last save (about what a
+#: kill can lose), and never spends more than a tenth of its time saving.
+CHECKPOINT_SECONDS = 30.0
 #: Refit the lexical model when the catalogue has grown or shrunk by this share since.
 LEXICAL_REFIT_SHARE = 0.1
 
@@ -62,11 +65,73 @@ class SyncReport:
         return self.rebuilt or self.embedded > 0 or self.removed > 0
 
 
+class SharedLock:
+    """Many readers at once, or one writer alone.
+
+    Queries read together (their searches and products overlap: FAISS and numpy release the
+    interpreter); upkeep writes alone, briefly. A waiting writer holds back new readers, so that a
+    steady stream of queries never starves an update. Both sides are re-entrant, and the writer
+    may read; a reader must not ask to write (it would wait for itself).
+    """
+
+    def __init__(self) -> None:
+        self._state = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer: int | None = None
+        self._writes = 0
+        self._waiting = 0
+        self._local = threading.local()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        depth = getattr(self._local, "reads", 0)
+        if depth or self._writer == threading.get_ident():
+            self._local.reads = depth + 1
+            try:
+                yield
+            finally:
+                self._local.reads = depth
+            return
+        with self._state:
+            while self._writer is not None or self._waiting:
+                self._state.wait()
+            self._readers += 1
+        self._local.reads = 1
+        try:
+            yield
+        finally:
+            self._local.reads = 0
+            with self._state:
+                self._readers -= 1
+                if not self._readers:
+                    self._state.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._state:
+            if self._writer != me:
+                self._waiting += 1
+                while self._writer is not None or self._readers:
+                    self._state.wait()
+                self._waiting -= 1
+                self._writer = me
+            self._writes += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._writes -= 1
+                if not self._writes:
+                    self._writer = None
+                    self._state.notify_all()
+
+
 class IndexKeeper:
     """The catalogue's derived views (filter arrays, vector index) and their upkeep.
 
-    ``lock`` guards both views: ranking holds it while it reads them, upkeep while it swaps or
-    changes them (briefly: the long embedding runs on a copy, outside it).
+    ``lock`` guards both views: queries read them together (``lock.reading()``), upkeep changes
+    or swaps them alone (``lock.writing()``, briefly: the long embedding runs on a copy, outside).
     """
 
     def __init__(
@@ -84,7 +149,7 @@ class IndexKeeper:
         self.index: VectorIndex | None = None
         self.seq = -1
         self.dirty = False
-        self.lock = threading.RLock()
+        self.lock = SharedLock()
         self._file_lock = FileLock(str(settings.home / "index.lock"), timeout=120, mode=PRIVATE_FILE)
         self._background: threading.Thread | None = None
         self._background_lock = threading.Lock()
@@ -95,7 +160,7 @@ class IndexKeeper:
         """Bring the filter arrays and the index up to date with the database, now (the CLI,
         start-up, the digest); a build from scratch saves its progress as it goes."""
         self.wait()
-        with self.lock:
+        with self.lock.writing():
             seq = self.store.catalogue.seq()
             if self.index is not None and seq == self.seq and not full:
                 return SyncReport(indexed=len(self.index))
@@ -173,7 +238,7 @@ class IndexKeeper:
         """Embed on a copy, outside the lock, and swap it in; again while the database moved."""
         try:
             while True:
-                with self.lock:
+                with self.lock.reading():
                     if self.index is None:
                         return
                     base_seq, index, view = self.seq, self.index.copy(), copy.copy(self.view)
@@ -184,7 +249,7 @@ class IndexKeeper:
                 report = SyncReport()
                 view.upsert(rows)
                 self._sync_vectors(index, rows, False, report, None)
-                with self.lock:
+                with self.lock.writing():
                     if self.seq != base_seq:
                         continue  # a refresh moved on meanwhile: start again from its state
                     late = [row_id for row_id, written in self._written.items() if written > seq]
@@ -202,7 +267,7 @@ class IndexKeeper:
 
     def _apply_written(self, written: Collection[str]) -> None:
         rows = self.store.catalogue.rows_by_id(list(written))
-        with self.lock:
+        with self.lock.writing():
             if self.index is None:
                 return
             report = SyncReport()
@@ -261,6 +326,7 @@ class IndexKeeper:
             report.removed = len(leaving)
         texts: dict[int, str] = {}  # read once, for the lexical model too
         encoder = self._encoder()
+        saved_at, save_cost = time.monotonic(), 0.0
         for start in range(0, len(stale), EMBED_BATCH):
             batch = stale[start : start + EMBED_BATCH]
             records = self.store.catalogue.by_row_id(batch)
@@ -270,11 +336,15 @@ class IndexKeeper:
             report.embedded += len(batch)
             if progress:
                 progress(report.embedded, len(stale))
-            if checkpoint and report.embedded % CHECKPOINT_EVERY == 0 and report.embedded < len(stale):
+            since = time.monotonic() - saved_at
+            due = since >= max(CHECKPOINT_SECONDS, 10 * save_cost)
+            if checkpoint and due and report.embedded < len(stale):
                 # What a kill loses from here is the batches since: the next build starts
                 # from this file (its vectors are known by text hash).
                 with self._file_lock:
                     index.save(self.settings.index_path)
+                save_cost = time.monotonic() - saved_at - since
+                saved_at = time.monotonic()
         if progress and not stale:
             progress(0, 0)
         self._refit_lexical_if_needed(index, report, texts)
@@ -303,7 +373,7 @@ class IndexKeeper:
     def save(self) -> bool:
         """Write the index if it changed since loaded; returns whether it wrote."""
         self.wait()
-        with self.lock:
+        with self.lock.reading():  # queries go on while the file is written
             if self.index is None or not self.dirty:
                 return False
             with self._file_lock:
