@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -61,25 +62,46 @@ def _stem(surface: str) -> str | None:
     return _STEMMER.stemWord(folded)
 
 
+@lru_cache(maxsize=8192)
+def _words(text: str) -> tuple[tuple[str, str], ...]:
+    # Kept: a query's project is analysed for its similarity, its needs and each shown reason.
+    lowered = text.lower()
+    spans = negated_spans(lowered)
+    pairs = []
+    for match in re.finditer(r"[\wÀ-ÿ]+", lowered):
+        if spans and any(start <= match.start() < end for start, end in spans):
+            continue
+        stem = _stem(match.group())
+        if stem is not None:
+            pairs.append((stem, match.group()))
+    return tuple(pairs)
+
+
 class FrenchAnalyzer:
     """Lower-cases, drops accents and stop words, stems with Snowball; remembers surface forms."""
 
-    def words(self, text: str) -> list[tuple[str, str]]:
+    def words(self, text: str) -> tuple[tuple[str, str], ...]:
         """(stem, surface word) pairs of the meaningful words of ``text``; words the text says
         are absent (« pas de fournil ») are not among them: sharing them is no match."""
-        lowered = text.lower()
-        spans = negated_spans(lowered)
-        pairs = []
-        for match in re.finditer(r"[\wÀ-ÿ]+", lowered):
-            if spans and any(start <= match.start() < end for start, end in spans):
-                continue
-            stem = _stem(match.group())
-            if stem is not None:
-                pairs.append((stem, match.group()))
-        return pairs
+        return _words(text)
 
     def __call__(self, text: str) -> list[str]:
         return [stem for stem, _ in self.words(text)]
+
+
+#: Query TF-IDF rows a model keeps.
+QUERY_ROWS_KEPT = 4096
+
+
+def stack_rows(rows: list[sparse.csr_matrix]) -> sparse.csr_matrix:
+    """One-row CSR matrices stacked into one, by concatenating their arrays (``sparse.vstack``
+    costs a hundred times more for a pool of fifty rows)."""
+    if not rows:
+        return sparse.csr_matrix((0, 1))
+    indptr = np.concatenate([[0], np.cumsum([r.nnz for r in rows])])
+    indices = np.concatenate([r.indices for r in rows])
+    data = np.concatenate([r.data for r in rows])
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), rows[0].shape[1]))
 
 
 class LexicalModel:
@@ -88,8 +110,10 @@ class LexicalModel:
     def __init__(self, sublinear_tf: bool = True, min_df: int = 1):
         self.sublinear_tf = sublinear_tf
         self.min_df = min_df
+        self._query_rows: OrderedDict[str, sparse.csr_matrix] = OrderedDict()
 
     def fit(self, documents: list[str]) -> LexicalModel:
+        self._query_rows.clear()  # rows of the old vocabulary
         self.n_documents_ = len(documents)
         self.analyzer_ = FrenchAnalyzer()
         self.vectorizer_ = TfidfVectorizer(
@@ -149,8 +173,18 @@ class LexicalModel:
         """Cosine similarity of ``query`` to each row of ``transform``-ed documents, in [0, 1]."""
         if documents.shape[0] == 0 or self.vectorizer_ is None:
             return np.zeros(documents.shape[0], dtype=np.float32)
-        query_row = self.vectorizer_.transform([query])
-        return np.asarray((documents @ query_row.T).todense(), dtype=np.float32).ravel()
+        return np.asarray((documents @ self._query_row(query).T).todense(), dtype=np.float32).ravel()
+
+    def _query_row(self, query: str) -> sparse.csr_matrix:
+        # The same projects come back (a counsellor asks again, the digest's weeks): their TF-IDF
+        # row is kept, as long as this model (a refit replaces the model and its rows).
+        rows = self._query_rows
+        row = rows.get(query)
+        if row is None:
+            row = rows[query] = self.vectorizer_.transform([query])
+            if len(rows) > QUERY_ROWS_KEPT:
+                rows.popitem(last=False)
+        return row
 
     def shared_words(self, query: str, document_stems: frozenset[str], limit: int = 3) -> list[str]:
         """Words of the query whose stems also occur in the document, the rarest first."""

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from scipy import sparse
 
 from matcher.catalogue import CatalogueView
 from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, Opportunity, profile_text
@@ -29,6 +28,7 @@ from matcher.explain import (
     fits_the_project,
 )
 from matcher.filters import FilterOutcome, hard_filters, relaxation_options
+from matcher.lexical import stack_rows
 from matcher.negation import Negation
 from matcher.ranker import FEATURES, Scorer, TrainingSet, feature_matrix
 from matcher.scoring import components, denied_needs, partner_offers
@@ -162,7 +162,7 @@ class Ranker:
         distances_km = outcome.distances_at(positions)
         documents = self.documents.get(row_ids.tolist(), self.keeper.store.catalogue.by_row_id, lexical_model)
         query = profile_text(profile)
-        lexical = lexical_model.similarity(query, sparse.vstack([d.vector for d in documents]))
+        lexical = lexical_model.similarity(query, stack_rows([d.vector for d in documents]))
         partner_counts = partner_offers(view, positions, profile.partner_family, today)
         needs = lexical_model.stems(query + (" logement" if profile.needs_housing else ""))
         denied = [denied_needs(needs, d.absences, lexical_model.stems) for d in documents]
