@@ -305,3 +305,16 @@ def test_unknown_communes_suggest_close_names(gazetteer, location, message):
     assert str(raised.value).startswith(message)
     if "vouliez-vous" not in message:
         assert str(raised.value) == message
+
+
+def test_counting_places_near_a_point_agrees_with_measuring_every_distance():
+    from matcher.geo import Places, haversine_km
+
+    rng = np.random.default_rng(7)
+    lats, lons = rng.uniform(42, 51, 3000), rng.uniform(-4, 8, 3000)
+    places = Places(lats, lons, keys=np.arange(3000))
+    at = rng.integers(0, 3000, 200)
+    counts = places.count_near(lats[at], lons[at], 30.0, exclude=at)
+    distances = haversine_km(lats[at][:, None], lons[at][:, None], lats[None, :], lons[None, :])
+    expected = ((distances <= 30.0) & (np.arange(3000)[None, :] != at[:, None])).sum(axis=1)
+    assert counts.tolist() == expected.tolist() and expected.max() > 0

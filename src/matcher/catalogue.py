@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from datetime import date
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from matcher.areas import DEPARTMENT_REGIONS
 from matcher.store import OpportunityRow
+
+T = TypeVar("T")
 
 COLUMNS = (
     "row_id", "id", "kind", "status", "sector", "department", "territory", "lat", "lon",
@@ -31,6 +34,7 @@ class CatalogueView:
             "row_id", drop=False
         )
         self._arrays: dict[str, np.ndarray] | None = None
+        self._memo: dict[Hashable, Any] = {}
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -43,6 +47,13 @@ class CatalogueView:
         kept = self.frame.drop(index=changed.index, errors="ignore")
         self.frame = pd.concat([kept, changed]).sort_index() if len(kept) else changed.sort_index()
         self._arrays = None
+        self._memo = {}  # replaced, not cleared: a copy of this view may share the old one
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value derived from the arrays (a set of places, a mask), kept until they change."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:

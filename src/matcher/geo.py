@@ -47,6 +47,34 @@ def haversine_km(
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+#: Kilometres per degree of latitude (a band of latitudes bounds a radius).
+KM_PER_DEGREE = 111.0
+
+
+class Places:
+    """A fixed set of points, sorted by latitude, to count those near other points quickly: only
+    the band of latitudes a radius can reach is measured."""
+
+    def __init__(self, lats: np.ndarray, lons: np.ndarray, keys: np.ndarray):
+        order = np.argsort(lats, kind="stable")
+        self.lats, self.lons, self.keys = lats[order], lons[order], keys[order]
+
+    def count_near(
+        self, lats: np.ndarray, lons: np.ndarray, radius_km: float, exclude: np.ndarray
+    ) -> np.ndarray:
+        """For each (lat, lon), how many points lie within ``radius_km``, the point whose key is
+        its ``exclude`` excepted."""
+        band = radius_km / KM_PER_DEGREE
+        lows = np.searchsorted(self.lats, lats - band, side="left")
+        highs = np.searchsorted(self.lats, lats + band, side="right")
+        counts = np.zeros(len(lats), dtype=np.int64)
+        for i in np.flatnonzero(highs > lows).tolist():
+            near = slice(lows[i], highs[i])
+            within = haversine_km(lats[i], lons[i], self.lats[near], self.lons[near]) <= radius_km
+            counts[i] = int(np.count_nonzero(within & (self.keys[near] != exclude[i])))
+        return counts
+
+
 def department_of_insee(insee: str) -> str:
     """The department of an INSEE commune code: « 23079 » -> « 23 », « 97411 » -> « 974 »."""
     return insee[:3] if insee.startswith("97") else insee[:2]

@@ -17,7 +17,7 @@ import numpy as np
 from matcher.catalogue import CatalogueView, among, day_number
 from matcher.domain import HolderProfile
 from matcher.filters import PRICED_KINDS
-from matcher.geo import haversine_km
+from matcher.geo import Places
 from matcher.negation import Negation
 from matcher.taxonomy import TRADES
 
@@ -86,13 +86,15 @@ def partner_offers(
     if partner_family is None or len(positions) == 0:
         return np.zeros(len(positions), dtype=np.int64)
     a = view.arrays
-    live = (a["status"] == "published") & ~(a["expires_on"] < day_number(today))
-    jobs = np.flatnonzero(live & (a["sector"] == partner_family) & among(a["kind"], PRICED_KINDS))
-    # One candidates x jobs distance matrix; an offer is no job for the partner of its taker.
-    lat, lon = a["lat"], a["lon"]
-    near = haversine_km(lat[positions][:, None], lon[positions][:, None], lat[jobs], lon[jobs])
-    near = (near <= PARTNER_RADIUS_KM) & (jobs[None, :] != positions[:, None])
-    return near.sum(axis=1).astype(np.int64)
+
+    def jobs() -> Places:
+        live = (a["status"] == "published") & ~(a["expires_on"] < day_number(today))
+        at = np.flatnonzero(live & (a["sector"] == partner_family) & among(a["kind"], PRICED_KINDS))
+        return Places(a["lat"][at], a["lon"][at], keys=at)
+
+    places = view.memo(("partner jobs", partner_family, today), jobs)
+    # An offer is no job for the partner of its taker.
+    return places.count_near(a["lat"][positions], a["lon"][positions], PARTNER_RADIUS_KM, exclude=positions)
 
 
 def components(
