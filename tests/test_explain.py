@@ -7,7 +7,7 @@ import numpy as np
 from matcher.domain import HolderProfile
 from matcher.explain import MatchFacts, explain
 from matcher.geo import haversine_km
-from matcher.scoring import DEFAULT_WEIGHTS, components, final_scores, partner_offers
+from matcher.scoring import DEFAULT_WEIGHTS, Pairs, components, final_scores, partner_offers
 from tests.handmade import CATALOGUE, PLACES, TODAY, hand_view, offer
 
 BY_ID = {o.id: o for o in CATALOGUE}
@@ -23,7 +23,13 @@ def parts_for(profile: HolderProfile, offer_id: str, semantic: float = 0.5, lexi
         distances = haversine_km(origin.lat, origin.lon, np.array([loc.lat]), np.array([loc.lon]))
     partner = partner_offers(view, position, profile.partner_family, TODAY)
     parts = components(
-        profile, view, position, np.array([semantic]), np.array([lexical]), distances, partner, TODAY
+        Pairs.of_one(profile, position),
+        view,
+        np.array([semantic]),
+        np.array([lexical]),
+        distances,
+        partner,
+        TODAY,
     )
     own = {name: float(values[0]) for name, values in parts.items()}
     return own, None if distances is None else float(distances[0]), int(partner[0])
@@ -213,7 +219,7 @@ def test_trades_are_components_a_match_rewarded_another_of_the_family_penalised(
 
     nurse = HolderProfile(project="Je suis infirmière et je veux faire des tournées à domicile.")
     assert nurse.trade_codes == ["J1506"]  # inferred from the project
-    found = trade_components(nurse, np.array(["J1506", "J1103", "D1102", ""]))
+    found = trade_components(Pairs.of_one(nurse, np.arange(4)), np.array(["J1506", "J1103", "D1102", ""]))
     assert found["trade"].tolist() == [1.0, 0.0, 0.0, 0.0]
     assert found["other_trade"].tolist() == [0.0, 1.0, 0.0, 0.0]
 
@@ -225,3 +231,75 @@ def test_close_to_the_project_is_said_only_above_the_calibrated_similarity() -> 
     assert close.text == "Cette offre rejoint de près votre projet tel que vous le décrivez"
     reasons, _ = reasons_for(profile, "bakery", semantic=0.4)
     assert "project_close" not in codes(reasons)
+
+
+def test_components_of_many_holders_pairs_are_each_holders_own() -> None:
+    """Pairs of several holders scored together give each pair what its holder alone gets."""
+    from matcher.scoring import partner_counts
+
+    view = hand_view()
+    holders = [
+        HolderProfile(project="Reprendre une boulangerie", budget_eur=120_000, sectors=["alimentation"]),
+        HolderProfile(project="Je suis infirmière", needs_housing=True, origin=PLACES["felletin"]),
+        HolderProfile(project="Télétravail", remote_worker=True, partner_sector="bâtiment", budget_eur=0),
+        HolderProfile(project="Maçon", trades=["maçon"], partner_sector="bâtiment", origin=PLACES["tulle"]),
+    ]
+    n = len(view)
+    holder = np.repeat(np.arange(len(holders)), n)
+    positions = np.tile(np.arange(n), len(holders))
+    rng = np.random.default_rng(0)
+    semantic, lexical = rng.random(len(positions)), rng.random(len(positions))
+    trades = np.tile(np.array(["D1102", "", "J1506", "", "F1703", "F1603", "", "", ""]), len(holders))
+    denied = rng.integers(0, 2, len(positions))
+    lat, lon = view.arrays["lat"], view.arrays["lon"]
+    distances = np.concatenate(
+        [
+            haversine_km(h.origin.lat, h.origin.lon, lat, lon) if h.origin else np.full(n, np.nan)
+            for h in holders
+        ]
+    )
+    pairs = Pairs(holders, holder, positions)
+    counts = partner_counts(pairs, view, TODAY)
+    together = components(pairs, view, semantic, lexical, distances, counts, TODAY, trades, denied)
+    assert together["partner"].any() and together["trade"].any() and together["distance"].any()
+    for i, profile in enumerate(holders):
+        own = slice(i * n, (i + 1) * n)
+        alone_counts = partner_offers(view, np.arange(n), profile.partner_family, TODAY)
+        assert counts[own].tolist() == alone_counts.tolist()
+        alone = components(
+            Pairs.of_one(profile, np.arange(n)), view, semantic[own], lexical[own],
+            distances[own] if profile.origin else None, alone_counts, TODAY, trades[own], denied[own],
+        )  # fmt: skip
+        assert {k: v[own].tolist() for k, v in together.items()} == {k: v.tolist() for k, v in alone.items()}
+
+
+def test_partner_offers_counts_every_job_within_the_radius_as_a_full_scan_does() -> None:
+    """The latitude band that bounds the search loses no job: the counts of a full
+    offers x jobs distance matrix, on offers scattered around the hand-built places."""
+    from matcher.catalogue import day_number
+    from matcher.scoring import PARTNER_RADIUS_KM
+
+    rng = np.random.default_rng(1)
+    scattered = []
+    for i, place in enumerate(rng.choice(list(PLACES), 120)):
+        # Within about 60 km of the place, so that many lie near the radius.
+        near = PLACES[place].model_copy(
+            update={
+                "lat": PLACES[place].lat + rng.uniform(-0.5, 0.5),
+                "lon": PLACES[place].lon + rng.uniform(-0.7, 0.7),
+            }
+        )
+        sector = "batiment" if i % 2 else "commerce"
+        scattered.append(
+            offer(f"o{i}", "activity", place, sector=sector).model_copy(update={"location": near})
+        )
+    view = hand_view(CATALOGUE + scattered)
+    a = view.arrays
+    live = (a["status"] == "published") & ~(a["expires_on"] < day_number(TODAY))
+    jobs = np.flatnonzero(live & (a["sector"] == "batiment") & np.isin(a["kind"], ["takeover", "activity"]))
+    positions = np.arange(len(view))
+    full = haversine_km(a["lat"][:, None], a["lon"][:, None], a["lat"][jobs], a["lon"][jobs])
+    expected = ((full <= PARTNER_RADIUS_KM) & (jobs[None, :] != positions[:, None])).sum(axis=1)
+    found = partner_offers(view, positions, "batiment", TODAY)
+    assert found.tolist() == expected.tolist()
+    assert 0 < np.count_nonzero(found) < len(found)

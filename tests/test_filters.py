@@ -6,7 +6,7 @@ import numpy as np
 
 from matcher.domain import HolderProfile, Location
 from matcher.explain import describe_relaxation
-from matcher.filters import FILTER_ORDER, hard_filters, relaxation_options
+from matcher.filters import FILTER_ORDER, filter_grid, hard_filters, relaxation_options
 from tests.handmade import PLACES, TODAY, hand_view, ids_at
 
 PARIS = Location(commune="Paris", department="75", lat=48.8566, lon=2.3522)
@@ -133,3 +133,31 @@ def test_widenings_stay_within_reach_of_the_project() -> None:
         o.constraint: o for o in relaxation_options(remote, view, hard_filters(remote, view, TODAY), 9)
     }
     assert "coworking" in options["kinds"].value
+
+
+def test_the_grid_of_many_holders_is_each_holders_own_filters() -> None:
+    """One row per holder, each the masks, counts and distances of that holder alone."""
+    view = hand_view()
+    holders = [
+        HolderProfile(project="x"),
+        HolderProfile(project="x", kinds=["takeover"], budget_eur=100_000),
+        HolderProfile(project="x", origin=PLACES["felletin"], max_distance_km=30, departments=["23", "19"]),
+        HolderProfile(project="x", origin=PARIS, regions=["75"]),
+        HolderProfile(project="x", kinds=["coworking", "activity"], budget_eur=0),
+    ]
+    rejected = [set(), {"bakery"}, set(), {"cafe", "mason"}, set()]
+    positions = np.flatnonzero(~np.isin(view.arrays["id"], ["grocery"]))
+    for restriction in (None, positions):
+        grid = filter_grid(holders, view, TODAY, rejected, restriction)
+        for i, (holder, marked) in enumerate(zip(holders, rejected, strict=True)):
+            alone = hard_filters(holder, view, TODAY, marked, restriction)
+            assert grid.passing[i].tolist() == alone.passing.tolist()
+            assert grid.excluded_for(i) == alone.excluded
+            assert {n: m[i].tolist() for n, m in grid.masks.items()} == {
+                n: m.tolist() for n, m in alone.masks.items()
+            }
+            if alone.distances_km is None:
+                assert not grid.located[i]
+            else:
+                assert grid.distances_km is not None
+                assert grid.distances_km[i].tolist() == alone.distances_km.tolist()

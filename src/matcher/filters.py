@@ -7,7 +7,7 @@ the previous ones let through, so the counts add up to everything excluded.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -56,6 +56,101 @@ class RelaxationOption:
     additional: int
 
 
+def located(profile: HolderProfile) -> bool:
+    """Whether distances can be measured from the holder's origin (it has coordinates)."""
+    origin = profile.origin
+    return origin is not None and origin.lat is not None and origin.lon is not None
+
+
+def named_by(column: np.ndarray, wanted: Sequence[Collection[str]]) -> np.ndarray:
+    """(holders x cells): whether each cell of ``column`` is one of the values each holder
+    named in ``wanted``; False throughout for a holder who named none."""
+    values = sorted(set().union(*wanted))
+    if not values:
+        return np.zeros((len(wanted), len(column)), dtype=bool)
+    # Few distinct values (kinds, departments, families): one comparison per value, then one
+    # product of the holders' choices with the cells' values.
+    cells = np.stack([column == value for value in values]).astype(np.float32)
+    code = {value: i for i, value in enumerate(values)}
+    chosen = np.zeros((len(wanted), len(values)), dtype=np.float32)
+    for holder, named in enumerate(wanted):
+        chosen[holder, [code[value] for value in named]] = 1.0
+    return (chosen @ cells) > 0
+
+
+@dataclass
+class FilterGrid:
+    """The hard filters of several holders over the same opportunities: (holders x offers)
+    masks, each holder's counts excluded, and their distances (NaN rows for holders without
+    coordinates; None when no holder has any)."""
+
+    passing: np.ndarray
+    masks: dict[str, np.ndarray]
+    excluded: dict[str, np.ndarray]
+    distances_km: np.ndarray | None
+    located: np.ndarray
+    row_ids: np.ndarray
+    positions: np.ndarray | None = None
+
+    def excluded_for(self, holder: int) -> dict[str, int]:
+        return {name: int(counts[holder]) for name, counts in self.excluded.items()}
+
+
+def filter_grid(
+    profiles: Sequence[HolderProfile],
+    view: CatalogueView,
+    today: date,
+    rejected_ids: Sequence[Collection[str]],
+    positions: np.ndarray | None = None,
+) -> FilterGrid:
+    """Every hard constraint of each of ``profiles`` (``rejected_ids`` aligned: what each marked
+    not relevant), vectorised over the whole catalogue or only at the sorted catalogue
+    ``positions`` given (the digest's new offers)."""
+    a = view.arrays
+    if positions is not None:
+        a = {name: column[positions] for name, column in a.items()}
+    shape = (len(profiles), len(a["row_id"]))
+    everything = np.ones(shape, dtype=bool)
+    is_located = np.array([located(p) for p in profiles], dtype=bool)
+    distances = None
+    if is_located.any():
+        origins = [p.origin if located(p) else None for p in profiles]
+        lat = np.array([np.nan if o is None else o.lat for o in origins], dtype=np.float64)
+        lon = np.array([np.nan if o is None else o.lon for o in origins], dtype=np.float64)
+        distances = haversine_km(lat[:, None], lon[:, None], a["lat"], a["lon"])
+    reach = np.array([np.nan if p.max_distance_km is None else p.max_distance_km for p in profiles])
+    budget = np.array([np.nan if p.budget_eur is None else p.budget_eur for p in profiles])
+
+    def chosen(column: str, wanted: list[Collection[str]]) -> np.ndarray:
+        named = np.array([bool(w) for w in wanted], dtype=bool)
+        return named_by(a[column], wanted) | ~named[:, None]
+
+    not_relevant = everything.copy()
+    for holder, rejected in enumerate(rejected_ids):
+        if rejected:
+            not_relevant[holder] = ~among(a["id"], rejected)
+    bounded = is_located & ~np.isnan(reach)
+    masks = {
+        "status": np.broadcast_to(a["status"] == "published", shape),
+        "expired": np.broadcast_to(~(a["expires_on"] < day_number(today)), shape),  # NaN (no end) passes
+        "kind": chosen("kind", [p.kinds for p in profiles]),
+        "department": chosen("department", [p.departments for p in profiles]),
+        "region": chosen("region", [p.regions for p in profiles]),
+        "distance": everything
+        if distances is None
+        else ~bounded[:, None] | (distances <= np.where(bounded, reach, 0.0)[:, None]),
+        # A NaN budget (none given) or price (none asked) compares False: it passes.
+        "budget": ~(among(a["kind"], PRICED_KINDS) & (a["price_eur"] > budget[:, None])),
+        "not_relevant": not_relevant,
+    }
+    alive = everything.copy()
+    excluded = {}
+    for name in FILTER_ORDER:
+        excluded[name] = np.count_nonzero(alive & ~masks[name], axis=1)
+        alive &= masks[name]
+    return FilterGrid(alive, masks, excluded, distances, is_located, a["row_id"], positions)
+
+
 def hard_filters(
     profile: HolderProfile,
     view: CatalogueView,
@@ -64,38 +159,17 @@ def hard_filters(
     positions: np.ndarray | None = None,
 ) -> FilterOutcome:
     """Evaluate every hard constraint of ``profile``, vectorised, over the whole catalogue or
-    only at the sorted catalogue ``positions`` given (the digest's new offers)."""
-    a = view.arrays
-    if positions is not None:
-        a = {name: column[positions] for name, column in a.items()}
-    n = len(a["row_id"])
-    everything = np.ones(n, dtype=bool)
-    origin = profile.origin
-    distances = (
-        haversine_km(origin.lat, origin.lon, a["lat"], a["lon"])
-        if origin is not None and origin.lat is not None and origin.lon is not None
-        else None
+    only at the sorted catalogue ``positions`` given: ``filter_grid`` for one holder."""
+    grid = filter_grid([profile], view, today, [rejected_ids], positions)
+    distances = grid.distances_km[0] if grid.distances_km is not None else None
+    return FilterOutcome(
+        grid.passing[0],
+        {name: mask[0] for name, mask in grid.masks.items()},
+        grid.excluded_for(0),
+        distances,
+        grid.row_ids,
+        positions,
     )
-    masks = {
-        "status": a["status"] == "published",
-        "expired": ~(a["expires_on"] < day_number(today)),  # NaN (no end date) passes
-        "kind": among(a["kind"], profile.kinds) if profile.kinds else everything,
-        "department": among(a["department"], profile.departments) if profile.departments else everything,
-        "region": among(a["region"], profile.regions) if profile.regions else everything,
-        "distance": distances <= profile.max_distance_km
-        if distances is not None and profile.max_distance_km is not None
-        else everything,
-        "budget": ~(among(a["kind"], PRICED_KINDS) & (a["price_eur"] > profile.budget_eur))
-        if profile.budget_eur is not None
-        else everything,
-        "not_relevant": ~among(a["id"], rejected_ids) if rejected_ids else everything,
-    }
-    alive = everything.copy()
-    excluded = {}
-    for name in FILTER_ORDER:
-        excluded[name] = int(np.count_nonzero(alive & ~masks[name]))
-        alive &= masks[name]
-    return FilterOutcome(alive, masks, excluded, distances, a["row_id"], positions)
 
 
 def _all_but(outcome: FilterOutcome, name: str) -> np.ndarray:

@@ -171,9 +171,14 @@ class LexicalModel:
 
     def similarity(self, query: str, documents: sparse.csr_matrix) -> np.ndarray:
         """Cosine similarity of ``query`` to each row of ``transform``-ed documents, in [0, 1]."""
+        return self.similarities([query], documents)[0]
+
+    def similarities(self, queries: list[str], documents: sparse.csr_matrix) -> np.ndarray:
+        """(queries x documents) cosine similarities, in one sparse product."""
         if documents.shape[0] == 0 or self.vectorizer_ is None:
-            return np.zeros(documents.shape[0], dtype=np.float32)
-        return np.asarray((documents @ self._query_row(query).T).todense(), dtype=np.float32).ravel()
+            return np.zeros((len(queries), documents.shape[0]), dtype=np.float32)
+        rows = stack_rows([self._query_row(query) for query in queries])
+        return np.asarray((documents @ rows.T).todense(), dtype=np.float32).T
 
     def _query_row(self, query: str) -> sparse.csr_matrix:
         # The same projects come back (a counsellor asks again, the digest's weeks): their TF-IDF

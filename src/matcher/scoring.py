@@ -7,19 +7,20 @@ bonus. The final score is the weighted sum of the components.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from matcher.catalogue import CatalogueView, among, day_number
 from matcher.domain import HolderProfile
-from matcher.filters import PRICED_KINDS
+from matcher.filters import PRICED_KINDS, located, named_by
 from matcher.geo import Places
 from matcher.negation import Negation
-from matcher.taxonomy import TRADES
+from matcher.taxonomy import TRADES, Trade
 
 #: Distance at which the distance component falls to 1/e.
 DISTANCE_SCALE_KM = 120.0
@@ -97,10 +98,46 @@ def partner_offers(
     return places.count_near(a["lat"][positions], a["lon"][positions], PARTNER_RADIUS_KM, exclude=positions)
 
 
+@dataclass(frozen=True)
+class Pairs:
+    """(holder, opportunity) pairs to score: pair i is ``profiles[holder[i]]`` with the offer at
+    catalogue position ``positions[i]``. One holder's search is pairs with one profile."""
+
+    profiles: Sequence[HolderProfile]
+    holder: np.ndarray
+    positions: np.ndarray
+
+    @classmethod
+    def of_one(cls, profile: HolderProfile, positions: np.ndarray) -> Pairs:
+        return cls([profile], np.zeros(len(positions), dtype=np.int64), positions)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def per_pair(self, attribute: Callable[[HolderProfile], Any], dtype: Any = None) -> np.ndarray:
+        """One attribute of each pair's holder, gathered per pair."""
+        return np.array([attribute(p) for p in self.profiles], dtype=dtype)[self.holder]
+
+    def named(self, values: np.ndarray, wanted: Callable[[HolderProfile], Collection[str]]) -> np.ndarray:
+        """Whether each pair's value (``values``, aligned) is one its holder named in ``wanted``."""
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return named_by(distinct, [wanted(p) for p in self.profiles])[self.holder, inverse.ravel()]
+
+
+def partner_counts(pairs: Pairs, view: CatalogueView, today: date) -> np.ndarray:
+    """``partner_offers`` for each pair: counted once per partner family and offer."""
+    counts = np.zeros(len(pairs), dtype=np.int64)
+    families = pairs.per_pair(lambda p: p.partner_family or "", dtype="U16")
+    for family in np.unique(families[families != ""]).tolist():
+        chosen = np.flatnonzero(families == family)
+        distinct, inverse = np.unique(pairs.positions[chosen], return_inverse=True)
+        counts[chosen] = partner_offers(view, distinct, family, today)[inverse.ravel()]
+    return counts
+
+
 def components(
-    profile: HolderProfile,
+    pairs: Pairs,
     view: CatalogueView,
-    positions: np.ndarray,
     semantic: np.ndarray,
     lexical: np.ndarray,
     distances_km: np.ndarray | None,
@@ -109,48 +146,50 @@ def components(
     trade_codes: np.ndarray | None = None,
     denied: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Each soft component for the opportunities at ``positions`` (``distances_km``, the offers'
-    ``trade_codes`` and ``denied``, the count of the holder's needs each offer says it lacks,
-    aligned)."""
+    """Each soft component of each pair (``semantic``, ``lexical``, ``distances_km`` from the
+    holder's origin, NaN where it has no coordinates, the offers' ``trade_codes`` and
+    ``denied``, the count of the holder's needs each offer says it lacks, aligned)."""
     a = view.arrays
+    positions = pairs.positions
     kind, price = a["kind"][positions], a["price_eur"][positions]
     zeros = np.zeros(len(positions))
-    budget = zeros
-    if profile.budget_eur:
-        priced = among(kind, PRICED_KINDS) & ~np.isnan(price)
-        headroom = (profile.budget_eur - np.nan_to_num(price)) / profile.budget_eur
-        budget = np.where(priced, np.clip(headroom, 0.0, 1.0), 0.0)
+    # A budget of 0 or none earns no headroom.
+    budget = pairs.per_pair(lambda p: p.budget_eur or np.nan, dtype=np.float64)
+    priced = among(kind, PRICED_KINDS) & ~np.isnan(price) & ~np.isnan(budget)
+    with np.errstate(invalid="ignore"):
+        headroom = (budget - np.nan_to_num(price)) / budget
     remote_place = (kind == "coworking") | a["remote_friendly"][positions]
     age_days = day_number(today) - a["updated_at"][positions]
+    distance = zeros
+    if distances_km is not None:
+        with np.errstate(invalid="ignore"):
+            distance = np.where(pairs.per_pair(located), np.exp(-distances_km / DISTANCE_SCALE_KM), 0.0)
     return {
         "semantic": np.clip(semantic, 0.0, 1.0),
         "lexical": np.clip(lexical, 0.0, 1.0),
-        "sector": among(a["sector"][positions], profile.families).astype(float)
-        if profile.families
-        else zeros,
-        "distance": np.exp(-distances_km / DISTANCE_SCALE_KM) if distances_km is not None else zeros,
-        "budget": budget,
-        "housing": a["housing"][positions].astype(float) if profile.needs_housing else zeros,
-        "remote": remote_place.astype(float) if profile.remote_worker else zeros,
+        "sector": pairs.named(a["sector"][positions], lambda p: p.families).astype(float),
+        "distance": distance,
+        "budget": np.where(priced, np.clip(headroom, 0.0, 1.0), 0.0),
+        "housing": (a["housing"][positions] & pairs.per_pair(lambda p: p.needs_housing, bool)).astype(float),
+        "remote": (remote_place & pairs.per_pair(lambda p: p.remote_worker, bool)).astype(float),
         "partner": (partner_counts > 0).astype(float),
         "freshness": np.exp(-np.clip(np.nan_to_num(age_days, nan=365.0), 0, None) / FRESHNESS_SCALE_DAYS),
-        **trade_components(profile, trade_codes if trade_codes is not None else np.full(len(positions), "")),
+        **trade_components(pairs, trade_codes if trade_codes is not None else np.full(len(positions), "")),
         "denied_need": zeros if denied is None else (denied > 0).astype(float),
     }
 
 
-def trade_components(profile: HolderProfile, trade_codes: np.ndarray) -> dict[str, np.ndarray]:
+def _sought(profile: HolderProfile) -> list[Trade]:
+    return [TRADES[c] for c in profile.trade_codes if c in TRADES]
+
+
+def trade_components(pairs: Pairs, trade_codes: np.ndarray) -> dict[str, np.ndarray]:
     """``trade`` (the offer's trade is sought) and ``other_trade`` (another trade of a family
-    the holder's trades belong to) for offers whose ROME codes are ``trade_codes`` ("" unknown)."""
-    sought = [TRADES[c] for c in profile.trade_codes if c in TRADES]
-    if not sought:
-        zeros = np.zeros(len(trade_codes))
-        return {"trade": zeros, "other_trade": zeros}
-    families = {t.family for t in sought}
-    match = among(trade_codes, [t.code for t in sought])
+    the holder's trades belong to) for each pair, the offers' ROME codes ``trade_codes`` ("" unknown)."""
+    match = pairs.named(trade_codes, lambda p: [t.code for t in _sought(p)])
     known = trade_codes != ""
     family_of = np.array([TRADES[c].family if c in TRADES else "" for c in trade_codes.tolist()], dtype="U16")
-    other = known & ~match & among(family_of, families)
+    other = known & ~match & pairs.named(family_of, lambda p: {t.family for t in _sought(p)})
     return {"trade": match.astype(float), "other_trade": other.astype(float)}
 
 

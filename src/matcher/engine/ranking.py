@@ -16,6 +16,7 @@ from matcher.catalogue import CatalogueView
 from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, Opportunity, profile_text
 from matcher.encoders import Encoder, embed_documents
 from matcher.engine.caches import Document, DocumentCache, QueryCache
+from matcher.engine.sweep import match_among
 from matcher.engine.upkeep import IndexKeeper
 from matcher.explain import (
     FIT_THRESHOLDS,
@@ -27,11 +28,11 @@ from matcher.explain import (
     fit_label,
     fits_the_project,
 )
-from matcher.filters import FilterOutcome, hard_filters, relaxation_options
+from matcher.filters import FilterOutcome, hard_filters, located, relaxation_options
 from matcher.lexical import stack_rows
 from matcher.negation import Negation
 from matcher.ranker import FEATURES, Scorer, TrainingSet, feature_matrix
-from matcher.scoring import components, denied_needs, partner_offers
+from matcher.scoring import Pairs, components, denied_needs, partner_counts
 from matcher.store.catalogue import draft_row
 from matcher.taxonomy import generic_words
 
@@ -42,15 +43,16 @@ MIN_POOL = 50
 
 @dataclass(frozen=True)
 class Search:
-    """What a batch of profiles shares: how many results, the day, an optional restriction.
-
-    ``positions``: sorted catalogue positions the search is restricted to (None: everything).
-    """
+    """What a batch of profiles shares: how many results, the day, whom the reasons speak to."""
 
     top: int
     today: date
-    positions: np.ndarray | None = None
     voice: Voice = "holder"
+
+    @property
+    def pool(self) -> int:
+        """How many semantic neighbours of each profile are re-scored with the soft features."""
+        return max(self.top * POOL_PER_RESULT, MIN_POOL)
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,16 @@ class Seeker:
 
 @dataclass(frozen=True)
 class Pool:
-    """The offers scored for one profile: records, components and the evidence reasons quote."""
+    """The (holder, offer) pairs scored: records, components and the evidence reasons quote,
+    aligned with ``pairs``; ``queries`` holds each holder's profile text."""
 
+    pairs: Pairs
     documents: list[Document]
     parts: dict[str, np.ndarray]
     distances_km: np.ndarray | None
     partner_counts: np.ndarray
     denied: list[list[Negation]]
-    query: str
+    queries: list[str]
 
 
 class Ranker:
@@ -117,11 +121,17 @@ class Ranker:
         vectors = self.profile_vectors(profiles)
         rejected = self.keeper.store.holders.rejected_by([p.id for p in profiles if p.id])
         with self.keeper.lock.reading():
-            positions = None
+            search = Search(top=top, today=today, voice=voice)
             if among is not None:
-                # Restricted to a few offers (the digest's new ones), filters run on those alone.
-                positions = np.flatnonzero(np.isin(self.keeper.view.arrays["id"], list(among)))
-            search = Search(top=top, today=today, positions=positions, voice=voice)
+                # Restricted to a few offers (the digest's new ones): all the holders at once.
+                return match_among(
+                    self,
+                    profiles,
+                    vectors,
+                    [rejected.get(p.id or "", set()) for p in profiles],
+                    among,
+                    search,
+                )
             return [
                 self._match_one(Seeker(p, vectors[i : i + 1], rejected.get(p.id or "", set())), search)
                 for i, p in enumerate(profiles)
@@ -129,15 +139,14 @@ class Ranker:
 
     def _match_one(self, seeker: Seeker, search: Search) -> MatchResult:
         profile, view = seeker.profile, self.keeper.view
-        outcome = hard_filters(profile, view, search.today, seeker.rejected, search.positions)
+        outcome = hard_filters(profile, view, search.today, seeker.rejected)
         allowed = outcome.allowed_row_ids
-        pool = max(search.top * POOL_PER_RESULT, MIN_POOL)
         index, _ = self.keeper.loaded()
-        similarities, row_ids = index.search(seeker.vector, pool, allowed=allowed)
+        similarities, row_ids = index.search(seeker.vector, search.pool, allowed=allowed)
         found = row_ids[0] >= 0
         matches = self._rank(seeker, row_ids[0][found], similarities[0][found], outcome, search)
         relaxations = []
-        if len(allowed) < search.top and search.positions is None:
+        if len(allowed) < search.top:
             wanted = search.top - len(allowed)
             relaxations = [describe_relaxation(o) for o in relaxation_options(profile, view, outcome, wanted)]
         return MatchResult(
@@ -147,31 +156,45 @@ class Ranker:
             relaxations=relaxations,
         )
 
-    def _measure(
+    def measure(
         self,
-        profile: HolderProfile,
+        pairs: Pairs,
         row_ids: np.ndarray,
         similarities: np.ndarray,
-        outcome: FilterOutcome,
+        distances_km: np.ndarray | None,
         today: date,
     ) -> Pool:
-        """Every component of the offers ``row_ids`` for one profile, and the evidence behind."""
+        """Every component of the ``pairs`` (their offers' ``row_ids``, semantic ``similarities``
+        and distances from the holder, aligned), and the evidence behind."""
         view = self.keeper.view
         _, lexical_model = self.keeper.loaded()
-        positions = view.positions(row_ids)
-        distances_km = outcome.distances_at(positions)
-        documents = self.documents.get(row_ids.tolist(), self.keeper.store.catalogue.by_row_id, lexical_model)
-        query = profile_text(profile)
-        lexical = lexical_model.similarity(query, stack_rows([d.vector for d in documents]))
-        partner_counts = partner_offers(view, positions, profile.partner_family, today)
-        needs = lexical_model.stems(query + (" logement" if profile.needs_housing else ""))
-        denied = [denied_needs(needs, d.absences, lexical_model.stems) for d in documents]
+        distinct, inverse = np.unique(row_ids, return_inverse=True)
+        inverse = inverse.ravel()
+        found = self.documents.get(distinct.tolist(), self.keeper.store.catalogue.by_row_id, lexical_model)
+        documents = [found[i] for i in inverse.tolist()]
+        queries = [profile_text(p) for p in pairs.profiles]
+        lexical = lexical_model.similarities(queries, stack_rows([d.vector for d in found]))[
+            pairs.holder, inverse
+        ]
+        partners = partner_counts(pairs, view, today)
+        # Only offers that state an absence can deny a need: the project is read for those.
+        needs: dict[int, frozenset[str]] = {}
+        denied: list[list[Negation]] = []
+        for holder, document in zip(pairs.holder.tolist(), documents, strict=True):
+            if document.absences and holder not in needs:
+                housing = " logement" if pairs.profiles[holder].needs_housing else ""
+                needs[holder] = lexical_model.stems(queries[holder] + housing)
+            denied.append(
+                denied_needs(needs[holder], document.absences, lexical_model.stems)
+                if document.absences
+                else []
+            )
         trades = np.array([d.opportunity.trade_code or "" for d in documents], dtype="U8")
         parts = components(
-            profile, view, positions, similarities, lexical, distances_km, partner_counts, today,
+            pairs, view, similarities, lexical, distances_km, partners, today,
             trade_codes=trades, denied=np.array([len(d) for d in denied]),
         )  # fmt: skip
-        return Pool(documents, parts, distances_km, partner_counts, denied, query)
+        return Pool(pairs, documents, parts, distances_km, partners, denied, queries)
 
     def _rank(
         self,
@@ -183,51 +206,57 @@ class Ranker:
     ) -> list[Match]:
         if len(row_ids) == 0:
             return []
-        profile = seeker.profile
-        index, lexical_model = self.keeper.loaded()
+        index, _ = self.keeper.loaded()
         # The semantic component is the closer of the whole offer and its best passage.
         similarities = np.maximum(similarities, index.best_piece(seeker.vector, row_ids))
-        pool = self._measure(profile, row_ids, similarities, outcome, search.today)
+        positions = self.keeper.view.positions(row_ids)
+        pairs = Pairs.of_one(seeker.profile, positions)
+        pool = self.measure(pairs, row_ids, similarities, outcome.distances_at(positions), search.today)
         scores = self.scorer.score(pool.parts)
         order = np.argsort(-scores, kind="stable")[: search.top]
+        return [
+            self.explained(pool, i, float(scores[i]), rank, search)
+            for rank, i in enumerate(order.tolist(), 1)
+        ]
+
+    def explained(self, pool: Pool, pair: int, score: float, rank: int, search: Search) -> Match:
+        """The match of one scored pair, at ``rank``, with its reasons and warnings."""
+        _, lexical_model = self.keeper.loaded()
+        holder = int(pool.pairs.holder[pair])
+        profile = pool.pairs.profiles[holder]
+        document = pool.documents[pair]
+        opportunity = document.opportunity
+        generic = self._generic_stems(opportunity.sector_family, frozenset(profile.trade_codes))
+        own = {name: round(float(values[pair]), 4) for name, values in pool.parts.items()}
+        distance = (
+            None if pool.distances_km is None or not located(profile) else float(pool.distances_km[pair])
+        )
+        facts = MatchFacts(
+            parts=own,
+            distance_km=distance,
+            partner_count=int(pool.partner_counts[pair]),
+            shared_words=lexical_model.shared_words(pool.queries[holder], document.stems - generic),
+            denied=pool.denied[pair],
+        )
+        reasons, warnings = explain(profile, opportunity, facts, search.today, voice=search.voice)
         thresholds = FIT_THRESHOLDS if self.scorer.learned else HAND_FIT_THRESHOLDS
-        matches = []
-        for rank, i in enumerate(order.tolist(), start=1):
-            document = pool.documents[i]
-            opportunity = document.opportunity
-            generic = self._generic_stems(opportunity.sector_family, frozenset(profile.trade_codes))
-            own = {name: round(float(values[i]), 4) for name, values in pool.parts.items()}
-            distance = None if pool.distances_km is None else float(pool.distances_km[i])
-            facts = MatchFacts(
-                parts=own,
-                distance_km=distance,
-                partner_count=int(pool.partner_counts[i]),
-                shared_words=lexical_model.shared_words(pool.query, document.stems - generic),
-                denied=pool.denied[i],
-            )
-            reasons, warnings = explain(profile, opportunity, facts, search.today, voice=search.voice)
-            matches.append(
-                Match(
-                    rank=rank,
-                    opportunity_id=opportunity.id,
-                    score=round(float(scores[i]), 4),
-                    components=own,
-                    reasons=reasons,
-                    warnings=warnings,
-                    title=opportunity.title,
-                    kind=opportunity.kind,
-                    commune=opportunity.location.commune,
-                    department=opportunity.location.department,
-                    distance_km=None if distance is None else round(distance, 1),
-                    price_eur=opportunity.price_eur,
-                    lat=opportunity.location.lat,
-                    lon=opportunity.location.lon,
-                    fit=fit_label(
-                        float(scores[i]), fits_the_project(profile, opportunity, facts), thresholds
-                    ),
-                )
-            )
-        return matches
+        return Match(
+            rank=rank,
+            opportunity_id=opportunity.id,
+            score=round(score, 4),
+            components=own,
+            reasons=reasons,
+            warnings=warnings,
+            title=opportunity.title,
+            kind=opportunity.kind,
+            commune=opportunity.location.commune,
+            department=opportunity.location.department,
+            distance_km=None if distance is None else round(distance, 1),
+            price_eur=opportunity.price_eur,
+            lat=opportunity.location.lat,
+            lon=opportunity.location.lon,
+            fit=fit_label(score, fits_the_project(profile, opportunity, facts), thresholds),
+        )
 
     def _generic_stems(self, family: str | None, kept_trades: frozenset[str]) -> frozenset[str]:
         """Stems of a sector's words for itself and its other trades (never shared words)."""
@@ -273,7 +302,9 @@ class Ranker:
                 similarities = np.maximum(
                     index.vectors(row_ids) @ vector[0], index.best_piece(vector, row_ids)
                 )
-                pool = self._measure(profile, row_ids, similarities, outcome, today)
+                positions = view.positions(row_ids)
+                pairs = Pairs.of_one(profile, positions)
+                pool = self.measure(pairs, row_ids, similarities, outcome.distances_at(positions), today)
                 offer_ids = np.array([d.opportunity.id for d in pool.documents])
                 grades = np.array([judged.get(o, 0) for o in offer_ids])
                 passing = np.isin(row_ids, outcome.allowed_row_ids)
