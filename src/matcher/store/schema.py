@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -85,7 +86,24 @@ class HolderRow(Base):
     # When a counsellor last asked for this holder's matches.
     last_matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed: the latest change tells the holder index whether to rebuild, in one look-up.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class HolderVectorRow(Base):
+    """A stored holder's vector (float32 bytes), valid while their text hashes to ``text_hash``
+    and the encoder is ``encoder``; erased with the holder."""
+
+    __tablename__ = "holder_vectors"
+
+    holder_key: Mapped[str] = mapped_column(
+        String(64), ForeignKey("holders.id", ondelete="CASCADE"), primary_key=True
+    )
+    text_hash: Mapped[str] = mapped_column(String(64))
+    encoder: Mapped[str] = mapped_column(String(300))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class FeedbackRow(Base):
