@@ -681,7 +681,9 @@ def test_erasure_leaves_no_trace_in_the_home_the_caches_or_the_logs(
     assert api.client.delete("/v1/holders/h-zephirine", headers=counsellor).status_code == 204
     assert not any(person["project"] in text for text in engine.ranker.queries._vectors)
     assert engine.store.holders.vectors(["h-zephirine"], identity, dim) == {}
-    assert engine.ranker.holder_index._current is None  # the sharing holders' snapshot is dropped
+    kept = engine.ranker.holder_index._current  # the sharing holders kept for candidates
+    assert kept is not None and "h-zephirine" not in kept.slots
+    assert not [h for h in kept.holders if h is not None and h.key == "h-zephirine"]
     for path in api.home.rglob("*"):
         if path.is_file():
             content = path.read_bytes()

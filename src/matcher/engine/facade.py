@@ -447,7 +447,7 @@ class Engine:
         erased = self.store.holders.get(holder_id)
         self.store.holders.delete(holder_id)
         self.ranker.queries.forget(profile_text(erased))
-        self.ranker.holder_index.forget()
+        self.ranker.holder_index.forget(holder_id)
 
     def record_feedback(
         self,

@@ -353,7 +353,6 @@ class Ranker:
         """
         self.keeper.store.catalogue.get(opportunity_id)  # NotFound for an unknown id
         self.keeper.catch_up()
-        sharing = self.holder_index.current()
         with self.keeper.lock:
             view, (index, _) = self.keeper.view, self.keeper.loaded()
             a = view.arrays
@@ -377,12 +376,13 @@ class Ranker:
                 lon=float(a["lon"][i]),
                 price_eur=float(a["price_eur"][i]),
             )
-        allowed = sharing.passing(place, self.keeper.store.holders.rejecting(opportunity_id))
+        holders = self.keeper.store.holders
         size = max(top * POOL_PER_RESULT, MIN_POOL) if pool is None else pool
-        # In id order, as every sharing holder was once scored: equal scores keep that order.
-        chosen = sorted(
-            (sharing.holders[s] for s in sharing.nearest(vector, size, allowed)), key=lambda h: h.key
-        )
+        closest = self.holder_index.closest(place, vector, size, holders.rejecting(opportunity_id))
+        # Scored as stored now (a profile changed since the index read it counts as it is now,
+        # one who stopped sharing is out), in id order, as every sharing holder was once scored:
+        # equal scores keep that order.
+        chosen = [h for h in holders.many([h.key for h in closest]) if h.share_with_territories]
         results = self.match_many(chosen, top=1, today=today, among={opportunity_id}, voice="officer")
         ranked = [(h, r.matches[0]) for h, r in zip(chosen, results, strict=True) if r.matches]
         ranked.sort(key=lambda pair: -pair[1].score)

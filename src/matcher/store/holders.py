@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from matcher.store.schema import (
     ContactProposalRow,
     FeedbackRow,
     HolderRow,
+    HolderState,
     HolderVectorRow,
     OpportunityRow,
     SendRow,
@@ -55,15 +56,12 @@ class StoredVector:
     vector: np.ndarray
 
 
-@dataclass(frozen=True)
-class HoldersMark:
-    """What changes whenever a holder or a stored vector is written or erased: equal marks, the
-    same holders (counts catch an erasure, the latest change times an edit)."""
-
-    holders: int
-    holders_changed: datetime | None
-    vectors: int
-    vectors_changed: datetime | None
+def _moved(session: Session) -> int:
+    """Move the holders' sequence number in the writing transaction and return it: the rows
+    written carry it, so that what changed since any number is read exactly (writers wait on
+    this row's lock, so numbers follow the order of commits)."""
+    session.execute(update(HolderState).where(HolderState.key == 1).values(seq=HolderState.seq + 1))
+    return session.scalar(select(HolderState.seq).where(HolderState.key == 1)) or 0
 
 
 def _vector(row_vector: bytes, dim: int) -> np.ndarray | None:
@@ -133,6 +131,7 @@ class HolderStore:
             values["unsubscribed_at"] = now
         elif holder.digest_opt_in:
             values["unsubscribed_at"] = None
+        values["seq"] = _moved(session)
         if row is None:
             session.add(HolderRow(id=holder.id, created_at=now, **values))
             session.flush()
@@ -257,6 +256,7 @@ class HolderStore:
             session.execute(delete(ContactProposalRow).where(ContactProposalRow.holder_id == holder_id))
             session.execute(delete(HolderVectorRow).where(HolderVectorRow.holder_key == holder_id))
             session.execute(delete(HolderRow).where(HolderRow.id == holder_id))
+            _moved(session)
         self.database.checkpoint()
 
     def unsubscribe(self, holder_id: str) -> bool | None:
@@ -398,6 +398,9 @@ class HolderStore:
                 for chunk in in_chunks(ids)
                 for key in session.scalars(select(HolderRow.id).where(HolderRow.id.in_(chunk)))
             ]
+            if not stored:
+                return 0
+            seq = _moved(session)
             rows = [
                 {
                     "holder_key": key,
@@ -405,47 +408,66 @@ class HolderStore:
                     "encoder": encoder,
                     "dim": len(vectors[key].vector),
                     "vector": np.ascontiguousarray(vectors[key].vector, dtype=np.float32).tobytes(),
+                    "seq": seq,
                     "updated_at": now,
                 }
                 for key in stored
             ]
-            if rows:
-                statement = upsert(HolderVectorRow)
-                statement = statement.on_conflict_do_update(
-                    index_elements=["holder_key"],
-                    set_={
-                        name: statement.excluded[name]
-                        for name in ("text_hash", "encoder", "dim", "vector", "updated_at")
-                    },
-                )
-                session.execute(statement, rows)
+            statement = upsert(HolderVectorRow)
+            statement = statement.on_conflict_do_update(
+                index_elements=["holder_key"],
+                set_={
+                    name: statement.excluded[name]
+                    for name in ("text_hash", "encoder", "dim", "vector", "seq", "updated_at")
+                },
+            )
+            session.execute(statement, rows)
         return len(rows)
 
-    def sharing_with_vectors(self, encoder: str, dim: int) -> list[tuple[HolderProfile, StoredVector | None]]:
-        """Every holder who shares their profile with territories, in id order, with their stored
+    def with_vectors(
+        self, encoder: str, dim: int, holder_ids: Collection[str] | None = None
+    ) -> list[tuple[HolderProfile, StoredVector | None]]:
+        """The holders who share their profile with territories (without ``holder_ids``), or
+        those of ``holder_ids`` whoever they share with, in id order, each with their stored
         vector made by ``encoder`` (None when there is none, or only another encoder's)."""
-        stmt = (
-            select(HolderRow.payload, HolderVectorRow.text_hash, HolderVectorRow.vector)
-            .outerjoin(
-                HolderVectorRow,
-                (HolderVectorRow.holder_key == HolderRow.id)
-                & (HolderVectorRow.encoder == encoder)
-                & (HolderVectorRow.dim == dim),
-            )
-            .where(HolderRow.share_with_territories.is_(True))
-            .order_by(HolderRow.id)
+        stmt = select(HolderRow.payload, HolderVectorRow.text_hash, HolderVectorRow.vector).outerjoin(
+            HolderVectorRow,
+            (HolderVectorRow.holder_key == HolderRow.id)
+            & (HolderVectorRow.encoder == encoder)
+            & (HolderVectorRow.dim == dim),
         )
+        chunks = [list(c) for c in in_chunks(list(holder_ids))] if holder_ids is not None else [None]
         found: list[tuple[HolderProfile, StoredVector | None]] = []
         with self.database.reading() as session:
-            for payload, digest, blob in session.execute(stmt):
-                vector = None if blob is None else _vector(blob, dim)
-                found.append(
-                    (
-                        HolderProfile.from_stored(payload),
-                        None if vector is None else StoredVector(digest, vector),
-                    )
+            for chunk in chunks:
+                condition = (
+                    HolderRow.share_with_territories.is_(True) if chunk is None else HolderRow.id.in_(chunk)
                 )
+                for payload, digest, blob in session.execute(stmt.where(condition).order_by(HolderRow.id)):
+                    vector = None if blob is None else _vector(blob, dim)
+                    stored = None if vector is None else StoredVector(digest, vector)
+                    found.append((HolderProfile.from_stored(payload), stored))
         return found
+
+    def changed_since(self, seq: int) -> list[str]:
+        """Ids of the holders written, or whose vector was, after the sequence number ``seq``."""
+        with self.database.reading() as session:
+            written = session.scalars(select(HolderRow.id).where(HolderRow.seq > seq))
+            revectored = session.scalars(select(HolderVectorRow.holder_key).where(HolderVectorRow.seq > seq))
+            return sorted(set(written) | set(revectored))
+
+    def sharing_count(self) -> int:
+        """How many holders share their profile with territories."""
+        with self.database.reading() as session:
+            sharing = HolderRow.share_with_territories.is_(True)
+            return session.scalar(select(func.count()).select_from(HolderRow).where(sharing)) or 0
+
+    def sharing_ids(self) -> set[str]:
+        """The ids of the holders who share their profile with territories."""
+        with self.database.reading() as session:
+            return set(
+                session.scalars(select(HolderRow.id).where(HolderRow.share_with_territories.is_(True)))
+            )
 
     def lacking_vectors(
         self, encoder: str, dim: int, after: str = "", limit: int = 1000
@@ -475,16 +497,11 @@ class HolderStore:
         ]
         return lacking, rows[-1][0] if rows else None
 
-    def mark(self) -> HoldersMark:
-        """The holders' change mark (two indexed look-ups and two counts)."""
+    def seq(self) -> int:
+        """The holders' sequence number: it moved if and only if a holder or their vector was
+        written or erased."""
         with self.database.reading() as session:
-            holders, holders_changed = session.execute(
-                select(func.count(), func.max(HolderRow.updated_at)).select_from(HolderRow)
-            ).one()
-            vectors, vectors_changed = session.execute(
-                select(func.count(), func.max(HolderVectorRow.updated_at)).select_from(HolderVectorRow)
-            ).one()
-        return HoldersMark(holders, holders_changed, vectors, vectors_changed)
+            return session.scalar(select(HolderState.seq).where(HolderState.key == 1)) or 0
 
     def rejecting(self, opportunity_id: str) -> set[str]:
         """The holders who marked ``opportunity_id`` not relevant."""
@@ -500,18 +517,22 @@ class HolderStore:
     def bulk_insert(self, holders: Iterable[HolderProfile], now: datetime | None = None) -> None:
         """Insert many new holder profiles in one statement (synthetic caseloads, benchmarks)."""
         now = now or utcnow()
-        rows = [
-            {
-                "id": holder.key,
-                "payload": holder.model_dump(mode="json", exclude_none=True),
-                "organisation_key": organisation_key(holder.organisation),
-                "digest_opt_in": holder.digest_opt_in,
-                "share_with_territories": holder.share_with_territories,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for holder in holders
-        ]
-        if rows:
-            with self.database.session() as session:
-                session.execute(insert(HolderRow), rows)
+        holders = list(holders)
+        if not holders:
+            return
+        with self.database.session() as session:
+            seq = _moved(session)
+            rows = [
+                {
+                    "id": holder.key,
+                    "payload": holder.model_dump(mode="json", exclude_none=True),
+                    "organisation_key": organisation_key(holder.organisation),
+                    "digest_opt_in": holder.digest_opt_in,
+                    "share_with_territories": holder.share_with_territories,
+                    "seq": seq,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for holder in holders
+            ]
+            session.execute(insert(HolderRow), rows)

@@ -86,8 +86,10 @@ class HolderRow(Base):
     # When a counsellor last asked for this holder's matches.
     last_matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Indexed: the latest change tells the holder index whether to rebuild, in one look-up.
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The holders' sequence number (HolderState) when last written: what changed since is read
+    # by it (the holder index).
+    seq: Mapped[int] = mapped_column(Integer, index=True, server_default="0")
 
 
 class HolderVectorRow(Base):
@@ -103,7 +105,8 @@ class HolderVectorRow(Base):
     encoder: Mapped[str] = mapped_column(String(300))
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FeedbackRow(Base):
@@ -237,6 +240,15 @@ class ContactProposalRow(Base):
     )
     proposed_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HolderState(Base):
+    """One row: a sequence number every write of a holder or of their vector moves."""
+
+    __tablename__ = "holder_state"
+
+    key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
 
 
 class CatalogueState(Base):

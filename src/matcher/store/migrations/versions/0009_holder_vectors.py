@@ -1,6 +1,7 @@
 """Stored holders' vectors, keyed by the hash of the text they were embedded from and the
-encoder's identity, so that a known holder's match never encodes their project again; holders
-indexed by their last change, for a cheap check of whether any changed.
+encoder's identity, so that a known holder's match never encodes their project again; and a
+sequence number every write of a holder or of their vector moves and stamps on the rows it
+wrote, so that the holder index tells in one look-up whether anything changed, and reads what.
 
 Revision ID: 0009
 Revises: 0008
@@ -30,13 +31,25 @@ def upgrade() -> None:
         sa.Column("encoder", sa.String(300), nullable=False),
         sa.Column("dim", sa.Integer(), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )
-    op.create_index("ix_holder_vectors_updated_at", "holder_vectors", ["updated_at"])
-    op.create_index("ix_holders_updated_at", "holders", ["updated_at"])
+    op.create_index("ix_holder_vectors_seq", "holder_vectors", ["seq"])
+    with op.batch_alter_table("holders") as batch:
+        batch.add_column(sa.Column("seq", sa.Integer(), nullable=False, server_default="0"))
+    op.create_index("ix_holders_seq", "holders", ["seq"])
+    op.create_table(
+        "holder_state",
+        sa.Column("key", sa.Integer(), primary_key=True),
+        sa.Column("seq", sa.Integer(), nullable=False),
+    )
+    op.execute("INSERT INTO holder_state (key, seq) VALUES (1, 0)")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_holders_updated_at", "holders")
-    op.drop_index("ix_holder_vectors_updated_at", "holder_vectors")
+    op.drop_table("holder_state")
+    op.drop_index("ix_holders_seq", "holders")
+    with op.batch_alter_table("holders") as batch:
+        batch.drop_column("seq")
+    op.drop_index("ix_holder_vectors_seq", "holder_vectors")
     op.drop_table("holder_vectors")
