@@ -9,7 +9,9 @@ from datetime import date
 import numpy as np
 import pytest
 
+from matcher.config import Settings
 from matcher.domain import HolderProfile, HolderQuery, Location, Match
+from matcher.encoders import Encoder
 from matcher.engine import Engine
 from matcher.engine.holder_index import OfferPlace, SharingHolders
 from matcher.engine.ranking import MIN_POOL, POOL_PER_RESULT
@@ -133,7 +135,7 @@ def test_candidates_are_every_sharing_holder_re_matched_within_the_pool(sample_e
     assert restricted >= 4  # the pool did leave holders out, for the default pool too
 
 
-def test_the_holder_index_follows_the_holders(sample_engine: Engine) -> None:
+def test_the_holder_index_follows_the_holders(sample_engine: Engine, encoder: Encoder) -> None:
     offer_id = "act-028-mam-langeac"
     first = sample_engine.candidates(offer_id, top=50, today=TODAY)
     holder, _ = first[0]
@@ -150,6 +152,17 @@ def test_the_holder_index_follows_the_holders(sample_engine: Engine) -> None:
     assert "h-nouveau" in {h.key for h, _ in sample_engine.candidates(offer_id, top=50, today=TODAY)}
     sample_engine.erase_holder("h-nouveau")
     assert "h-nouveau" not in {h.key for h, _ in sample_engine.candidates(offer_id, top=50, today=TODAY)}
+
+    # Another process erases a candidate: this engine's index no longer holds them.
+    gone, _ = first[2]
+    elsewhere = Engine(Settings(home=sample_engine.settings.home), encoder=encoder)
+    try:
+        elsewhere.erase_holder(gone.key)
+    finally:
+        elsewhere.close()
+    assert gone.key not in {h.key for h, _ in sample_engine.candidates(offer_id, top=50, today=TODAY)}
+    kept = sample_engine.ranker.holder_index._current
+    assert kept is not None and gone.key not in kept.slots
 
     archived = sample_engine.archive(offer_id)
     assert sample_engine.candidates(archived.id, top=50, today=TODAY) == []

@@ -116,7 +116,7 @@ class FeedbackRow(Base):
     holder_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("holders.id", ondelete="CASCADE"), index=True
     )
-    opportunity_id: Mapped[str] = mapped_column(String(64))
+    opportunity_id: Mapped[str] = mapped_column(String(64), index=True)
     verdict: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

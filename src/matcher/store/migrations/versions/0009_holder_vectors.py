@@ -38,6 +38,8 @@ def upgrade() -> None:
     with op.batch_alter_table("holders") as batch:
         batch.add_column(sa.Column("seq", sa.Integer(), nullable=False, server_default="0"))
     op.create_index("ix_holders_seq", "holders", ["seq"])
+    # Who marked one offer not relevant, read for each offer's candidates.
+    op.create_index("ix_feedback_opportunity_id", "feedback", ["opportunity_id"])
     op.create_table(
         "holder_state",
         sa.Column("key", sa.Integer(), primary_key=True),
@@ -47,6 +49,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_feedback_opportunity_id", "feedback")
     op.drop_table("holder_state")
     op.drop_index("ix_holders_seq", "holders")
     with op.batch_alter_table("holders") as batch:
