@@ -146,7 +146,7 @@ def grown_index(monkeypatch):
 
 
 def test_the_planner_is_exact_when_few_pass_and_never_short(grown_index):
-    index, vectors = grown_index
+    index, _ = grown_index
     assert index.approximate and index.trained_at >= 1000 and len(index) == 3000
     rng = np.random.default_rng(6)
     # 15 pass: gathered; 150: two probed lists hold too few of them, searched again in full;

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -43,6 +42,7 @@ from matcher.spreadsheet import matches_sheet
 from matcher.store import Store
 from matcher.store.schema import DigestRunRow, FeedbackRow, SendRow, UserRow, WebSessionRow
 from service.app import create_app
+from tests.counting import CountingEncoder
 from tests.serving import Served, free_port, matcher_command, matcher_serve
 
 #: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
@@ -64,20 +64,6 @@ ROLES = ("admin", "officer", "other_officer", "counsellor")
 #: check (tested in test_duplicates.py) where a test stores more than one of them.
 PUBLISH = "/v1/opportunities?force=true"
 ENGLISH = re.compile(r"Field required|Input should|Extra inputs|Not Found|Unprocessable|value is not")
-
-
-class CountingEncoder:
-    """The real encoder, counting the texts it embeds."""
-
-    def __init__(self, inner: Encoder):
-        self.inner = inner
-        self.identity = inner.identity
-        self.dim = inner.dim
-        self.texts = 0
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        self.texts += len(texts)
-        return self.inner.encode(texts)
 
 
 @dataclass
@@ -665,6 +651,7 @@ def test_erasure_leaves_no_trace_in_the_home_the_caches_or_the_logs(
         "name": "Zéphirine Quillembois",
         "email": "zephirine.quillembois@example.org",
         "project": "Souffleuse de verre à Montreuil, je cherche un atelier-boutique avec four dans un bourg.",
+        "share_with_territories": True,
     }
     traces = [person["id"], person["name"], person["email"], person["project"]]
     assert api.client.post("/v1/holders", json=holder(**person), headers=counsellor).status_code == 201
@@ -683,10 +670,20 @@ def test_erasure_leaves_no_trace_in_the_home_the_caches_or_the_logs(
         == 200
     )
     engine = api.client.app.state.engine
+    adhoc = {key: value for key, value in person.items() if key == "project"}
+    assert api.client.post("/v1/match", json=holder(**adhoc), headers=counsellor).status_code == 200
     assert any(person["project"] in text for text in engine.ranker.queries._vectors)
+    identity, dim = engine.encoder.identity, engine.encoder.dim
+    assert engine.store.holders.vectors(["h-zephirine"], identity, dim)  # stored with the profile
+    officer = api.auth("officer")
+    assert api.client.get(f"/v1/opportunities/{OWN_OFFER}/candidates", headers=officer).status_code == 200
 
     assert api.client.delete("/v1/holders/h-zephirine", headers=counsellor).status_code == 204
     assert not any(person["project"] in text for text in engine.ranker.queries._vectors)
+    assert engine.store.holders.vectors(["h-zephirine"], identity, dim) == {}
+    kept = engine.ranker.holder_index._current  # the sharing holders kept for candidates
+    assert kept is not None and "h-zephirine" not in kept.slots
+    assert not [h for h in kept.holders if h is not None and h.key == "h-zephirine"]
     for path in api.home.rglob("*"):
         if path.is_file():
             content = path.read_bytes()

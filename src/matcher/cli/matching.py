@@ -14,7 +14,15 @@ import typer
 from rich.table import Table
 
 from matcher.accounts import Role
-from matcher.cli.common import EXIT_REJECTED, engine_for, err, out, print_import_report, refresh_with_progress
+from matcher.cli.common import (
+    EXIT_REJECTED,
+    engine_for,
+    err,
+    out,
+    print_import_report,
+    progress_bar,
+    refresh_with_progress,
+)
 from matcher.cli.serve import run_service
 from matcher.config import Settings
 from matcher.domain import KIND_LABELS, HolderProfile, MatchResult
@@ -43,10 +51,14 @@ DEMO_FILES: tuple[tuple[RecordKind, str], ...] = (
 
 
 def index(full: Annotated[bool, typer.Option("--full", help="Tout réencoder.")] = False) -> None:
-    """Construire ou mettre à jour l'index des offres."""
+    """Construire ou mettre à jour l'index des offres, et les vecteurs des porteurs."""
     with engine_for() as engine:
         refresh_with_progress(engine, full=full)
         out.print(f"Index à jour : {engine.health().indexed} offres indexées.")
+        with progress_bar("Porteurs") as bar:
+            task = bar.add_task("porteurs", total=None)
+            embedded = engine.embed_holders(lambda done, total: bar.update(task, completed=done, total=total))
+        out.print(f"Porteurs : {embedded} projet(s) encodé(s).")
 
 
 def print_result(result: MatchResult, title: str) -> None:

@@ -75,6 +75,9 @@ from matcher.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
+#: Holders read, embedded and stored together (imports, ``embed_holders``).
+HOLDER_BATCH = 256
+
 WRONG_CREDENTIALS = (
     f"Adresse e-mail ou mot de passe incorrect. Après {accounts.MAX_FAILED_SIGN_INS} essais manqués, "
     f"le compte est verrouillé pendant {accounts.LOCK_DURATION.seconds // 60} minutes : demandez au "
@@ -261,6 +264,14 @@ class Engine:
         if kind == "opportunities":
             # The importer waits for its offers to be indexed; others' queries do not.
             self.keeper.catch_up(wait=True)
+        else:
+            ids = [
+                r.value["id"]
+                for r in records
+                if isinstance(r.value, dict) and isinstance(r.value.get("id"), str)
+            ]
+            for start in range(0, len(ids), HOLDER_BATCH):
+                self._keep_vectors(self.store.holders.many(ids[start : start + HOLDER_BATCH]))
         return report
 
     # --- opportunities ---------------------------------------------------------------------
@@ -387,7 +398,33 @@ class Engine:
         if not create:
             self._check_follows(holder.key, actor)
         self.store.holders.put(holder, create=create)
-        return self.store.holders.get(holder.key)  # as stored: an edit keeps the organisation
+        stored = self.store.holders.get(holder.key)  # as stored: an edit keeps the organisation
+        self._keep_vectors([stored])
+        return stored
+
+    def _keep_vectors(self, holders: list[HolderProfile]) -> None:
+        # Stored now so that the holder's first match never encodes; a failure only costs that.
+        try:
+            self.ranker.keep_vectors(holders)
+        except MatcherError as error:
+            log.warning("could not store holders' vectors: %s", type(error).__name__)
+
+    def embed_holders(self, progress: Progress | None = None) -> int:
+        """Give every stored holder without a current vector one (after a bulk insert, or a change
+        of encoder), in batches; returns how many were embedded. ``progress(read, total)``."""
+        encoder, total = self.encoder, self.store.holders.count()
+        embedded, read, after = 0, 0, ""
+        while True:
+            lacking, last = self.store.holders.lacking_vectors(
+                encoder.identity, encoder.dim, after, HOLDER_BATCH
+            )
+            if last is None:
+                break
+            embedded += self.ranker.keep_vectors(lacking) if lacking else 0
+            read, after = read + HOLDER_BATCH, last
+            if progress:
+                progress(min(read, total), total)
+        return embedded
 
     def holder(self, holder_id: str, actor: User | None = None) -> HolderProfile:
         """The stored profile; NotFound for an unknown id, or one outside ``actor``'s caseload."""
@@ -410,6 +447,7 @@ class Engine:
         erased = self.store.holders.get(holder_id)
         self.store.holders.delete(holder_id)
         self.ranker.queries.forget(profile_text(erased))
+        self.ranker.holder_index.forget(holder_id)
 
     def record_feedback(
         self,

@@ -6,18 +6,21 @@ digest asks (the week's new ones); holders for one offer (candidates).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
-from matcher.catalogue import CatalogueView
+from matcher.catalogue import CatalogueView, day_number
 from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, Opportunity, profile_text
 from matcher.encoders import Encoder, embed_documents
 from matcher.engine.caches import Document, DocumentCache, QueryCache
+from matcher.engine.holder_index import HolderIndex, OfferPlace
 from matcher.engine.sweep import match_among
 from matcher.engine.upkeep import IndexKeeper
+from matcher.errors import MatcherError
 from matcher.explain import (
     FIT_THRESHOLDS,
     HAND_FIT_THRESHOLDS,
@@ -34,7 +37,10 @@ from matcher.negation import Negation
 from matcher.ranker import FEATURES, Scorer, TrainingSet, feature_matrix
 from matcher.scoring import Pairs, components, denied_needs, partner_counts
 from matcher.store.catalogue import draft_row
+from matcher.store.holders import StoredVector, profile_hash
 from matcher.taxonomy import generic_words
+
+log = logging.getLogger(__name__)
 
 #: How many semantic neighbours are re-scored with the soft features, per result wanted.
 POOL_PER_RESULT = 5
@@ -95,15 +101,61 @@ class Ranker:
         self._encoder = encoder
         self.scorer = scorer
         self._generic: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+        self.holder_index = HolderIndex(keeper.store, encoder, self.profile_vectors)
 
     def profile_vectors(self, profiles: list[HolderProfile]) -> np.ndarray:
-        """The profiles' texts embedded in one batch, reusing those embedded recently."""
+        """The profiles' vectors, encoding in one batch only those not kept: a stored holder's
+        vector is kept in the database (and stored here when it had none, or a stale one), an
+        unsaved profile's in memory for a while."""
         encoder = self._encoder()
-        return self.queries.vectors(
-            [profile_text(p) for p in profiles],
-            lambda texts: embed_documents(encoder, [("", t) for t in texts]),
-            encoder.dim,
-        )
+        vectors = np.zeros((len(profiles), encoder.dim), dtype=np.float32)
+        unsaved = [i for i, p in enumerate(profiles) if p.id is None]
+        if unsaved:
+            vectors[unsaved] = self.queries.vectors(
+                [profile_text(profiles[i]) for i in unsaved],
+                lambda texts: embed_documents(encoder, [("", t) for t in texts]),
+                encoder.dim,
+            )
+        saved = [i for i, p in enumerate(profiles) if p.id is not None]
+        if saved:
+            known, fresh = self._holder_vectors([profiles[i] for i in saved], encoder)
+            vectors[saved] = known
+            try:
+                self.keeper.store.holders.save_vectors(fresh, encoder.identity)
+            except MatcherError as error:  # the match stands; the next one encodes again
+                log.warning("could not store holders' vectors: %s", type(error).__name__)
+        return vectors
+
+    def keep_vectors(self, holders: list[HolderProfile]) -> int:
+        """Store a vector for each of these stored holders that has no current one; returns how
+        many were embedded and stored."""
+        encoder = self._encoder()
+        _, fresh = self._holder_vectors(holders, encoder)
+        return self.keeper.store.holders.save_vectors(fresh, encoder.identity)
+
+    def _holder_vectors(
+        self, holders: list[HolderProfile], encoder: Encoder
+    ) -> tuple[np.ndarray, dict[str, StoredVector]]:
+        """Holders' vectors: the stored ones whose text and encoder are still theirs, the others
+        embedded in one batch (returned apart too, to be stored)."""
+        stored = self.keeper.store.holders.vectors([h.key for h in holders], encoder.identity, encoder.dim)
+        vectors = np.zeros((len(holders), encoder.dim), dtype=np.float32)
+        hashes = [profile_hash(h) for h in holders]
+        stale = []
+        for i, (holder, digest) in enumerate(zip(holders, hashes, strict=True)):
+            known = stored.get(holder.key)
+            if known is not None and known.text_hash == digest:
+                vectors[i] = known.vector
+            else:
+                stale.append(i)
+        fresh: dict[str, StoredVector] = {}
+        if stale:
+            texts = list(dict.fromkeys(profile_text(holders[i]) for i in stale))
+            embedded = dict(zip(texts, embed_documents(encoder, [("", t) for t in texts]), strict=True))
+            for i in stale:
+                vectors[i] = embedded[profile_text(holders[i])]
+                fresh[holders[i].key] = StoredVector(hashes[i], vectors[i])
+        return vectors, fresh
 
     def match_many(
         self,
@@ -320,16 +372,50 @@ class Ranker:
             passing=np.concatenate([r[4] for r in rows]),
         )
 
-    def candidates(self, opportunity_id: str, top: int, today: date) -> list[tuple[HolderProfile, Match]]:
+    def candidates(
+        self, opportunity_id: str, top: int, today: date, pool: int | None = None
+    ) -> list[tuple[HolderProfile, Match]]:
         """Holders who agreed to be seen by territories, ranked by how well they fit one offer.
 
         Each holder's own hard constraints apply: someone whose budget or distance the offer
-        breaks is not a candidate. Reasons speak of the holder to the officer (« Son budget… »).
+        breaks is not a candidate. Among those it passes, the ``pool`` closest to the offer
+        (``max(top * POOL_PER_RESULT, MIN_POOL)`` by default) are scored as a match would score
+        them; reasons speak of the holder to the officer (« Son budget… »).
         """
         self.keeper.store.catalogue.get(opportunity_id)  # NotFound for an unknown id
-        _, holders = self.keeper.store.holders.page(HolderQuery(share_with_territories=True))
-        results = self.match_many(holders, top=1, today=today, among={opportunity_id}, voice="officer")
-        ranked = [(h, r.matches[0]) for h, r in zip(holders, results, strict=True) if r.matches]
+        self.keeper.catch_up()
+        with self.keeper.lock.reading():
+            view, (index, _) = self.keeper.view, self.keeper.loaded()
+            a = view.arrays
+            at = np.flatnonzero(a["id"] == opportunity_id)
+            # An offer the catalogue's own filters exclude (archived, expired) has no candidates;
+            # nor one not indexed yet, which no match can return either.
+            if (
+                len(at) == 0
+                or a["status"][at[0]] != "published"
+                or a["expires_on"][at[0]] < day_number(today)
+                or int(a["row_id"][at[0]]) not in index.hashes
+            ):
+                return []
+            i = at[0]
+            vector = index.vectors(a["row_id"][at])[0]
+            place = OfferPlace(
+                kind=str(a["kind"][i]),
+                department=str(a["department"][i]),
+                region=str(a["region"][i]),
+                lat=float(a["lat"][i]),
+                lon=float(a["lon"][i]),
+                price_eur=float(a["price_eur"][i]),
+            )
+        holders = self.keeper.store.holders
+        size = max(top * POOL_PER_RESULT, MIN_POOL) if pool is None else pool
+        closest = self.holder_index.closest(place, vector, size, holders.rejecting(opportunity_id))
+        # Scored as stored now (a profile changed since the index read it counts as it is now,
+        # one who stopped sharing is out), in id order, as every sharing holder was once scored:
+        # equal scores keep that order.
+        chosen = [h for h in holders.many([h.key for h in closest]) if h.share_with_territories]
+        results = self.match_many(chosen, top=1, today=today, among={opportunity_id}, voice="officer")
+        ranked = [(h, r.matches[0]) for h, r in zip(chosen, results, strict=True) if r.matches]
         ranked.sort(key=lambda pair: -pair[1].score)
         return ranked[:top]
 

@@ -1,12 +1,17 @@
-"""Holders' persistence: profiles, their opt-ins, their feedback; erasure of all of it."""
+"""Holders' persistence: profiles, their opt-ins, their feedback, their vectors; erasure of all
+of it."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import hashlib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+import numpy as np
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from matcher.areas import name_key
@@ -20,6 +25,7 @@ from matcher.domain import (
     Verdict,
     Widening,
     organisation_key,
+    profile_text,
 )
 from matcher.errors import AlreadyExists, NotFound
 from matcher.store.catalogue import SaveOutcome
@@ -29,10 +35,38 @@ from matcher.store.schema import (
     ContactProposalRow,
     FeedbackRow,
     HolderRow,
+    HolderState,
+    HolderVectorRow,
     OpportunityRow,
     SendRow,
     WideningRow,
 )
+
+
+def profile_hash(holder: HolderProfile) -> str:
+    """Hash of the text a profile is embedded from: it tells when its stored vector is stale."""
+    return hashlib.sha256(profile_text(holder).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredVector:
+    """A holder's stored vector and the hash of the text it was embedded from."""
+
+    text_hash: str
+    vector: np.ndarray
+
+
+def _moved(session: Session) -> int:
+    """Move the holders' sequence number in the writing transaction and return it: the rows
+    written carry it, so that what changed since any number is read exactly (writers wait on
+    this row's lock, so numbers follow the order of commits)."""
+    session.execute(update(HolderState).where(HolderState.key == 1).values(seq=HolderState.seq + 1))
+    return session.scalar(select(HolderState.seq).where(HolderState.key == 1)) or 0
+
+
+def _vector(row_vector: bytes, dim: int) -> np.ndarray | None:
+    vector = np.frombuffer(row_vector, dtype=np.float32)
+    return vector if len(vector) == dim else None
 
 
 def _unknown(holder_id: str) -> NotFound:
@@ -97,6 +131,7 @@ class HolderStore:
             values["unsubscribed_at"] = now
         elif holder.digest_opt_in:
             values["unsubscribed_at"] = None
+        values["seq"] = _moved(session)
         if row is None:
             session.add(HolderRow(id=holder.id, created_at=now, **values))
             session.flush()
@@ -123,6 +158,19 @@ class HolderStore:
             if row is None:
                 raise _unknown(holder_id)
             return HolderProfile.from_stored(row.payload)
+
+    def many(self, holder_ids: Collection[str]) -> list[HolderProfile]:
+        """The stored profiles among these ids, in id order (unknown ids are skipped)."""
+        ids = list(dict.fromkeys(holder_ids))
+        with self.database.reading() as session:
+            payloads = [
+                (key, payload)
+                for chunk in in_chunks(ids)
+                for key, payload in session.execute(
+                    select(HolderRow.id, HolderRow.payload).where(HolderRow.id.in_(chunk))
+                )
+            ]
+        return [HolderProfile.from_stored(payload) for _, payload in sorted(payloads, key=lambda row: row[0])]
 
     def opted_in(self, holder_id: str) -> bool:
         """Whether the stored holder still asks for the digest (False once erased)."""
@@ -198,7 +246,7 @@ class HolderStore:
 
     def delete(self, holder_id: str) -> None:
         """Erase a holder and everything stored about them (feedback, send history, contacts
-        proposed by officers)."""
+        proposed by officers, their vector)."""
         with self.database.session() as session:
             if session.get(HolderRow, holder_id) is None:
                 raise _unknown(holder_id)
@@ -206,7 +254,9 @@ class HolderStore:
             session.execute(delete(WideningRow).where(WideningRow.holder_id == holder_id))
             session.execute(delete(SendRow).where(SendRow.holder_id == holder_id))
             session.execute(delete(ContactProposalRow).where(ContactProposalRow.holder_id == holder_id))
+            session.execute(delete(HolderVectorRow).where(HolderVectorRow.holder_key == holder_id))
             session.execute(delete(HolderRow).where(HolderRow.id == holder_id))
+            _moved(session)
         self.database.checkpoint()
 
     def unsubscribe(self, holder_id: str) -> bool | None:
@@ -310,3 +360,179 @@ class HolderStore:
                 .order_by(WideningRow.created_at.desc(), WideningRow.widening_id.desc())
             )
             return [Widening(r.constraint, r.value, r.account, r.created_at) for r in rows]
+
+    # --- vectors -------------------------------------------------------------------------------
+
+    def vectors(self, holder_ids: Collection[str], encoder: str, dim: int) -> dict[str, StoredVector]:
+        """The stored vectors of these holders made by ``encoder`` (others are absent)."""
+        ids = list(dict.fromkeys(holder_ids))
+        found: dict[str, StoredVector] = {}
+        with self.database.reading() as session:
+            for chunk in in_chunks(ids):
+                rows = session.execute(
+                    select(
+                        HolderVectorRow.holder_key, HolderVectorRow.text_hash, HolderVectorRow.vector
+                    ).where(
+                        HolderVectorRow.holder_key.in_(chunk),
+                        HolderVectorRow.encoder == encoder,
+                        HolderVectorRow.dim == dim,
+                    )
+                )
+                for key, digest, blob in rows:
+                    if (vector := _vector(blob, dim)) is not None:
+                        found[key] = StoredVector(digest, vector)
+        return found
+
+    def save_vectors(
+        self, vectors: dict[str, StoredVector], encoder: str, now: datetime | None = None
+    ) -> int:
+        """Keep these holders' vectors (replacing their earlier ones) in one short transaction;
+        ids no stored holder has are skipped (an unsaved profile). Returns how many were kept."""
+        now = now or utcnow()
+        dialect = self.database.engine.dialect.name
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        with self.database.session() as session:
+            ids = list(vectors)
+            stored = [
+                key
+                for chunk in in_chunks(ids)
+                for key in session.scalars(select(HolderRow.id).where(HolderRow.id.in_(chunk)))
+            ]
+            if not stored:
+                return 0
+            seq = _moved(session)
+            rows = [
+                {
+                    "holder_key": key,
+                    "text_hash": vectors[key].text_hash,
+                    "encoder": encoder,
+                    "dim": len(vectors[key].vector),
+                    "vector": np.ascontiguousarray(vectors[key].vector, dtype=np.float32).tobytes(),
+                    "seq": seq,
+                    "updated_at": now,
+                }
+                for key in stored
+            ]
+            statement = upsert(HolderVectorRow)
+            statement = statement.on_conflict_do_update(
+                index_elements=["holder_key"],
+                set_={
+                    name: statement.excluded[name]
+                    for name in ("text_hash", "encoder", "dim", "vector", "seq", "updated_at")
+                },
+            )
+            session.execute(statement, rows)
+        return len(rows)
+
+    def with_vectors(
+        self, encoder: str, dim: int, holder_ids: Collection[str] | None = None
+    ) -> list[tuple[HolderProfile, StoredVector | None]]:
+        """The holders who share their profile with territories (without ``holder_ids``), or
+        those of ``holder_ids`` whoever they share with, in id order, each with their stored
+        vector made by ``encoder`` (None when there is none, or only another encoder's)."""
+        stmt = select(HolderRow.payload, HolderVectorRow.text_hash, HolderVectorRow.vector).outerjoin(
+            HolderVectorRow,
+            (HolderVectorRow.holder_key == HolderRow.id)
+            & (HolderVectorRow.encoder == encoder)
+            & (HolderVectorRow.dim == dim),
+        )
+        chunks = [list(c) for c in in_chunks(list(holder_ids))] if holder_ids is not None else [None]
+        found: list[tuple[HolderProfile, StoredVector | None]] = []
+        with self.database.reading() as session:
+            for chunk in chunks:
+                condition = (
+                    HolderRow.share_with_territories.is_(True) if chunk is None else HolderRow.id.in_(chunk)
+                )
+                for payload, digest, blob in session.execute(stmt.where(condition).order_by(HolderRow.id)):
+                    vector = None if blob is None else _vector(blob, dim)
+                    stored = None if vector is None else StoredVector(digest, vector)
+                    found.append((HolderProfile.from_stored(payload), stored))
+        return found
+
+    def changed_since(self, seq: int) -> list[str]:
+        """Ids of the holders written, or whose vector was, after the sequence number ``seq``."""
+        with self.database.reading() as session:
+            written = session.scalars(select(HolderRow.id).where(HolderRow.seq > seq))
+            revectored = session.scalars(select(HolderVectorRow.holder_key).where(HolderVectorRow.seq > seq))
+            return sorted(set(written) | set(revectored))
+
+    def sharing_count(self) -> int:
+        """How many holders share their profile with territories."""
+        with self.database.reading() as session:
+            sharing = HolderRow.share_with_territories.is_(True)
+            return session.scalar(select(func.count()).select_from(HolderRow).where(sharing)) or 0
+
+    def sharing_ids(self) -> set[str]:
+        """The ids of the holders who share their profile with territories."""
+        with self.database.reading() as session:
+            return set(
+                session.scalars(select(HolderRow.id).where(HolderRow.share_with_territories.is_(True)))
+            )
+
+    def lacking_vectors(
+        self, encoder: str, dim: int, after: str = "", limit: int = 1000
+    ) -> tuple[list[HolderProfile], str | None]:
+        """One page (``limit`` holders in id order after ``after``) of the holders whose stored
+        vector is missing, stale or another encoder's; and the last id read (None at the end)."""
+        stmt = (
+            select(HolderRow.id, HolderRow.payload, HolderVectorRow.text_hash)
+            .outerjoin(
+                HolderVectorRow,
+                (HolderVectorRow.holder_key == HolderRow.id)
+                & (HolderVectorRow.encoder == encoder)
+                & (HolderVectorRow.dim == dim),
+            )
+            .where(HolderRow.id > after)
+            .order_by(HolderRow.id)
+            .limit(limit)
+        )
+        with self.database.reading() as session:
+            rows = session.execute(stmt).all()
+        lacking = [
+            holder
+            for holder, digest in (
+                (HolderProfile.from_stored(payload), digest) for _, payload, digest in rows
+            )
+            if digest != profile_hash(holder)
+        ]
+        return lacking, rows[-1][0] if rows else None
+
+    def seq(self) -> int:
+        """The holders' sequence number: it moved if and only if a holder or their vector was
+        written or erased."""
+        with self.database.reading() as session:
+            return session.scalar(select(HolderState.seq).where(HolderState.key == 1)) or 0
+
+    def rejecting(self, opportunity_id: str) -> set[str]:
+        """The holders who marked ``opportunity_id`` not relevant."""
+        with self.database.reading() as session:
+            return set(
+                session.scalars(
+                    select(FeedbackRow.holder_id).where(
+                        FeedbackRow.verdict == "not_relevant", FeedbackRow.opportunity_id == opportunity_id
+                    )
+                )
+            )
+
+    def bulk_insert(self, holders: Iterable[HolderProfile], now: datetime | None = None) -> None:
+        """Insert many new holder profiles in one statement (synthetic caseloads, benchmarks)."""
+        now = now or utcnow()
+        holders = list(holders)
+        if not holders:
+            return
+        with self.database.session() as session:
+            seq = _moved(session)
+            rows = [
+                {
+                    "id": holder.key,
+                    "payload": holder.model_dump(mode="json", exclude_none=True),
+                    "organisation_key": organisation_key(holder.organisation),
+                    "digest_opt_in": holder.digest_opt_in,
+                    "share_with_territories": holder.share_with_territories,
+                    "seq": seq,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for holder in holders
+            ]
+            session.execute(insert(HolderRow), rows)

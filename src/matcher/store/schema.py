@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -86,6 +87,26 @@ class HolderRow(Base):
     last_matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The holders' sequence number (HolderState) when last written: what changed since is read
+    # by it (the holder index).
+    seq: Mapped[int] = mapped_column(Integer, index=True, server_default="0")
+
+
+class HolderVectorRow(Base):
+    """A stored holder's vector (float32 bytes), valid while their text hashes to ``text_hash``
+    and the encoder is ``encoder``; erased with the holder."""
+
+    __tablename__ = "holder_vectors"
+
+    holder_key: Mapped[str] = mapped_column(
+        String(64), ForeignKey("holders.id", ondelete="CASCADE"), primary_key=True
+    )
+    text_hash: Mapped[str] = mapped_column(String(64))
+    encoder: Mapped[str] = mapped_column(String(300))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FeedbackRow(Base):
@@ -95,7 +116,7 @@ class FeedbackRow(Base):
     holder_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("holders.id", ondelete="CASCADE"), index=True
     )
-    opportunity_id: Mapped[str] = mapped_column(String(64))
+    opportunity_id: Mapped[str] = mapped_column(String(64), index=True)
     verdict: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -219,6 +240,15 @@ class ContactProposalRow(Base):
     )
     proposed_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HolderState(Base):
+    """One row: a sequence number every write of a holder or of their vector moves."""
+
+    __tablename__ = "holder_state"
+
+    key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
 
 
 class CatalogueState(Base):
