@@ -669,7 +669,8 @@ def digest_figures(
     engine: Engine, sample: Sample, newest: set[str], options: Options, size: int
 ) -> dict[str, Any]:
     """``match_many`` over the digest's holders among this week's new offers."""
-    among = newest & set(engine.view.arrays["id"].tolist())
+    ids = engine.view.arrays["id"]
+    among = set(ids[np.isin(ids, list(newest))].tolist())  # no set of a million ids
     digest_holders = synthetic_holders(sample.holders, options.holders, seed=options.seed)
     log(f"[{size}] digest : {len(digest_holders)} porteurs, {len(among)} offres nouvelles…")
     cache = sample.cache

@@ -143,11 +143,13 @@ def run_client(
             elif operation == "create_opportunity":
                 offer_id = f"load-{number}-o{sequence}"
                 title = f"Boulangerie à reprendre n°{number}-{sequence}"
-                request = ("POST", "/v1/opportunities", opportunity(offer_id, title), officer, 201)
+                # Deliberate copies of one offer: published with force, past the duplicate check.
+                request = ("POST", "/v1/opportunities?force=true", opportunity(offer_id, title), officer, 201)
             elif operation == "patch_opportunity":
                 offer_id = rng.choice(list(log.opportunities))
                 title = f"Boulangerie rénovée n°{number}-{sequence}"
-                request = ("PATCH", f"/v1/opportunities/{offer_id}", {"title": title}, officer, 200)
+                body = {"title": title}
+                request = ("PATCH", f"/v1/opportunities/{offer_id}?force=true", body, officer, 200)
             elif operation == "create_holder":
                 holder_id, budget = f"load-{number}-h{sequence}", float(rng.randrange(50_000, 200_000))
                 request = ("POST", "/v1/holders", holder(holder_id, budget), counsellor, 201)
