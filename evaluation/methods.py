@@ -234,6 +234,7 @@ def negation_switched_off(bench: Bench) -> Iterator[Engine]:
     saved = lexical.negated_spans, caches.negations
     lexical.negated_spans = _no_spans
     caches.negations = _no_absences
+    _forget_readings()
     engine = Engine(bench.settings, bench.encoder)
     try:
         if not FrenchAnalyzer().words("pas de fournil"):
@@ -246,7 +247,16 @@ def negation_switched_off(bench: Bench) -> Iterator[Engine]:
         yield engine
     finally:
         lexical.negated_spans, caches.negations = saved
+        _forget_readings()
         engine.close()
+
+
+def _forget_readings() -> None:
+    """Empty the lexical module's memoised readings (words of a text), so that none made with
+    negation is used without it, nor the other way round."""
+    for reader in vars(lexical).values():
+        if callable(getattr(reader, "cache_clear", None)):
+            reader.cache_clear()
 
 
 # --- the engine ------------------------------------------------------------------------------
