@@ -4,7 +4,10 @@ follow the graders' relevance, on both labelled sets.
     python -m evaluation.fit_labels [--json]
 
 The thresholds (``matcher.explain.FIT_THRESHOLDS``) were chosen on the first set; the second
-set, written and graded blind to the code, was not looked at when choosing them.
+set, written and graded blind to the code, was not looked at when choosing them. Each set is
+read as ``evaluation.quality`` reads it: its whole catalogue (the second set's offers beside the
+sample ones), filters on the day it was judged. ``python -m evaluation.quality`` reports the same
+figures for its ``default`` method.
 """
 
 from __future__ import annotations
@@ -16,29 +19,25 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from evaluation import DATA, EVALUATION_DATA, SHARED_COMMUNES
-from evaluation.quality import TODAY, load_home, read_qrels
+from evaluation import SHARED_COMMUNES
+from evaluation.quality import SETS, LabelledSet, load_home, read_qrels
 from matcher.config import Settings
 from matcher.engine import Engine
 
-SECOND = EVALUATION_DATA / "second"
-SETS = {
-    "first": (DATA / "opportunities.jsonl", EVALUATION_DATA / "holders.jsonl", EVALUATION_DATA / "qrels.tsv"),
-    "second": (SECOND / "offers.jsonl", SECOND / "holders.jsonl", SECOND / "qrels.tsv"),
-}
 
-
-def label_grades(offers: Path, holders: Path, qrels_path: Path) -> dict[str, dict[str, float]]:
+def label_grades(labelled: LabelledSet) -> dict[str, dict[str, float]]:
     """Per fit label, over every holder's top 10: how many, and the shares graded 2, ≥ 1 and 0."""
     grades: dict[str, list[int]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="matcher-fit-") as home:
         engine = Engine(Settings(home=Path(home)))
         try:
-            _, profiles = load_home(engine, offers, holders, SHARED_COMMUNES)
+            _, profiles = load_home(engine, labelled.opportunities, labelled.holders, SHARED_COMMUNES)
             engine.refresh()
-            qrels = read_qrels(qrels_path)
-            for profile in profiles:
-                for match in engine.match(profile, top=10, today=TODAY).matches:
+            qrels = read_qrels(labelled.qrels)
+            for result, profile in zip(
+                engine.match_many(profiles, top=10, today=labelled.today), profiles, strict=True
+            ):
+                for match in result.matches:
                     grades[match.fit].append(qrels.get(profile.key, {}).get(match.opportunity_id, 0))
         finally:
             engine.close()
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     args = parser.parse_args(argv)
-    report = {name: label_grades(*paths) for name, paths in SETS.items()}
+    report = {name: label_grades(labelled) for name, labelled in SETS.items()}
     sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=None if args.json else 2) + "\n")
     return 0
 

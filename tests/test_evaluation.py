@@ -380,3 +380,120 @@ def test_every_component_has_its_ablation() -> None:
     assert methods.DEFAULT in names
     assert {f"without-{c}" for c in COMPONENTS} <= set(names)
     assert len(names) == len(set(names))
+
+
+# --- both labelled sets, their categories, the negation ablation ------------------------------
+
+
+def test_categories_of_both_sets_are_read_from_their_files(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "**(a) Everyday words** (1): text.\ne-001.\n\n**(d) Couples where the partner works** (1): x\n"
+        "e-002.\n\n## Broad profiles (e-065 … e-067)\n\n"
+        "- **Everyday words**: e-065 (a baker: « que le village »), e-066\n  (« tiède »), e-067.\n"
+        "- **Couples** (`partner_sector`): e-067.\n- **Distractors** left ungraded: `rep-039` (e-065).\n",
+        encoding="utf-8",
+    )
+    assert quality.hard_cases(readme) == {
+        "(a) Everyday words": ["e-001", "e-065", "e-066", "e-067"],
+        "(d) Couples where the partner works": ["e-002", "e-067"],
+        "Broad profiles": ["e-065", "e-066", "e-067"],
+    }
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "WRITING.md").write_text(
+        "| id | nom | origine | ce qu'il teste |\n|---|---|---|---|\n"
+        "| s2-h-001 | A | Paris | infirmière, mots du quotidien ; quasi-faux positif : dentiste |\n"
+        "| s2-h-002 | B | Lyon | boulanger (négation côté offre : 'pas de fournil') |\n"
+        "| s2-h-003 | C | Lille | reprise de camping, gros budget |\n",
+        encoding="utf-8",
+    )
+    (second / "holders.jsonl").write_text(
+        '{"id": "s2-h-001", "remote_worker": true}\n{"id": "s2-h-003", "partner_sector": "sante"}\n',
+        encoding="utf-8",
+    )
+    assert quality.second_set_categories(second) == {
+        "near-misses": ["s2-h-001"],
+        "negated offers": ["s2-h-002"],
+        "everyday words": ["s2-h-001"],
+        "remote workers": ["s2-h-001"],
+        "couples": ["s2-h-003"],
+    }
+    # The real sets: the first names its hard cases, the second gets its writer's categories.
+    assert len(quality.FIRST_SET.categories()) == 5
+    assert set(quality.SECOND_SET.categories()) >= {"near-misses", "negated offers", "remote workers"}
+
+
+def test_nothing_is_trained_on_a_frozen_set_and_slow_methods_run_when_named() -> None:
+    from evaluation import methods
+
+    on_second = {m.name for m in methods.methods() if m.applies(True, None)}
+    on_first = {m.name for m in methods.methods() if m.applies(False, None)}
+    assert not any(n.startswith("ranker-cv") for n in on_second)
+    assert {"ranker-first", "ranker-first-without-negation", "default", "hand-weights"} <= on_second
+    assert not any(n.startswith("ranker-first") for n in on_first)
+    assert {"ranker-cv", "ranker-cv-without-negation", "ranker-cv-without-trades"} <= on_first
+    assert "minilm-en" not in on_first and methods.Method.applies(
+        next(m for m in methods.methods() if m.name == "minilm-en"), False, ["minilm-en"]
+    )
+    # Every ablation names the method it ablates, and that method exists wherever it applies.
+    for frozen in (False, True):
+        names = {m.name for m in methods.methods() if m.applies(frozen, None)}
+        for method in methods.methods():
+            if method.applies(frozen, None) and method.reference is not None:
+                assert method.reference in names, method.name
+
+
+NEGATED_OFFER = {
+    "id": "act-depot",
+    "kind": "activity",
+    "title": "Dépôt de pain et épicerie du bourg",
+    "description": "Le bourg cherche quelqu'un pour tenir le dépôt de pain : pas de fournil, le pain "
+    "arrive chaque matin d'une boulangerie voisine.",
+    "sector": "alimentation",
+    "territory": "Creuse Grand Sud",
+    "location": FELLETIN,
+    "price_eur": 5_000,
+}
+BAKER = {
+    "id": "t-3",
+    "project": "Boulanger depuis douze ans, je veux mon propre fournil pour pétrir et cuire mon pain.",
+    "kinds": ["activity"],
+    "origin": {"commune": "Limoges", "department": "87", "lat": 45.8336, "lon": 1.2611},
+    "max_distance_km": 200,
+}
+
+
+def test_negation_is_switched_off_for_its_ablation_and_back_on_after(
+    external_files: dict[str, Path], encoder: Encoder, tmp_path: Path
+) -> None:
+    from evaluation import methods
+    from matcher.config import Settings
+    from matcher.engine import Engine
+    from matcher.lexical import FrenchAnalyzer
+    from matcher.ranker import FEATURES
+
+    negated = tmp_path / "negated.jsonl"
+    negated.write_text(json.dumps(NEGATED_OFFER, ensure_ascii=False) + "\n", encoding="utf-8")
+    people = tmp_path / "baker.jsonl"
+    people.write_text(json.dumps(BAKER, ensure_ascii=False) + "\n", encoding="utf-8")
+    settings = Settings(home=tmp_path / "home")
+    engine = Engine(settings, encoder=encoder)
+    assert not FrenchAnalyzer().words("pas de fournil")  # read, and remembered, with negation
+    try:
+        offers, profiles = quality.load_home(engine, [external_files["opportunities"], negated], people, None)
+        assert "act-depot" in offers and "act-pain" in offers  # both files, read in turn
+        engine.refresh()
+        engine.save_index()
+        qrels = {"t-3": {"act-pain": 2}}
+        bench = methods.Bench(engine, settings, encoder, profiles, offers, TODAY, qrels=qrels)
+        read, ignored = bench.training(True), bench.training(False)
+    finally:
+        engine.close()
+    row = {str(o): i for i, o in enumerate(read.offers)}["act-depot"]
+    same = {str(o): i for i, o in enumerate(ignored.offers)}["act-depot"]
+    denied, lexical = FEATURES.index("denied_need"), FEATURES.index("lexical")
+    assert read.features[row, denied] > 0  # « pas de fournil » denies the baker's need
+    assert ignored.features[same, denied] == 0
+    assert ignored.features[same, lexical] > read.features[row, lexical]  # « fournil » now shared
+    assert not FrenchAnalyzer().words("pas de fournil")  # the engine reads negation again

@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import GroupKFold
 
-from matcher.errors import InvalidFile
+from matcher.errors import InvalidFile, MatcherError
 from matcher.scoring import COMPONENTS, DEFAULT_WEIGHTS, Weights, final_scores
 
 #: Bumped when the header or the features change: an older file is refused, the hand weights
@@ -137,7 +137,7 @@ class LearnedRanker:
         """Out-of-fold scores by holder (``oof_``), the calibration on them, then the model on all."""
         folds = min(self.folds, len(np.unique(holders)))
         if folds < 2:
-            raise InvalidFile("entraînement impossible : il faut les jugements d'au moins deux porteurs")
+            raise MatcherError("entraînement impossible : il faut les jugements d'au moins deux porteurs")
         self.oof_ = np.zeros(len(grades))
         for train, test in GroupKFold(n_splits=folds).split(x, grades, holders):
             self.oof_[test] = self._booster(x[train], grades[train], holders[train]).predict(x[test])

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher.engine.ranking import Ranker
-from matcher.errors import InvalidFile
+from matcher.errors import InvalidFile, MatcherError
 from matcher.ranker import (
     MIN_FEEDBACK,
     MIN_FEEDBACK_HOLDERS,
@@ -57,6 +57,7 @@ class Labels:
     grades: dict[str, dict[str, int]]
     complete: set[str]
     verdicts: int
+    feedback_holders: int
     feedback_used: bool
 
 
@@ -72,7 +73,7 @@ def labels(store: Store, graded: dict[str, dict[str, int]]) -> Labels:
             merged.setdefault(holder, {}).update(
                 {o: g for o, g in given.items() if o not in graded.get(holder, {})}
             )
-    return Labels(merged, set(graded), verdicts, used)
+    return Labels(merged, set(graded), verdicts, len(feedback), used)
 
 
 def ndcg_by_holder(scores: np.ndarray, data: TrainingSet, cutoff: int = CUTOFF) -> dict[str, float]:
@@ -122,9 +123,12 @@ def _training_data(
     known = {h.key: h for h in store.holders.page()[1]}
     profiles = [known[h] for h in found.grades if h in known]
     if not profiles:
-        raise InvalidFile(
-            "aucun jugement sur un porteur enregistré : importez les porteurs jugés, ou attendez "
-            f"au moins {MIN_FEEDBACK} avis de conseillers sur {MIN_FEEDBACK_HOLDERS} porteurs"
+        # Nothing is wrong with a file here: the home does not hold enough labels yet.
+        raise MatcherError(
+            "rien sur quoi apprendre : aucun jugement sur un porteur enregistré, et trop peu d'avis "
+            f"de conseillers ({found.verdicts} avis sur {found.feedback_holders} porteurs, il en faut "
+            f"au moins {MIN_FEEDBACK} sur {MIN_FEEDBACK_HOLDERS} porteurs) ; donnez des jugements "
+            "sur des porteurs enregistrés avec --qrels, ou attendez d'autres avis"
         )
     return found, ranker.training_set(profiles, found.grades, found.complete, today)
 
