@@ -63,7 +63,7 @@ class CatalogueView:
             self._arrays = {
                 "row_id": f["row_id"].to_numpy(dtype=np.int64),
                 # Fixed-width strings, not objects: comparisons then run in C.
-                "id": f["id"].to_numpy(dtype="U64"),
+                "id": f["id"].to_numpy(dtype=str),  # as wide as the longest id
                 "kind": f["kind"].to_numpy(dtype="U9"),
                 "status": f["status"].to_numpy(dtype="U9"),
                 "sector": f["sector"].fillna("").to_numpy(dtype="U16"),

@@ -6,10 +6,11 @@ missing index is detected and repaired, never silently used.
 
 Vectors are stored compact: half precision in an exact flat index while the catalogue is small;
 past ``APPROXIMATE_FROM`` offers, an inverted-file index with 8-bit scalar quantisation. The
-planner in ``search`` picks, per query, how to answer exactly what the hard filters let through:
-when few offers pass, their vectors are gathered and scored in one product; otherwise the
-index is searched with the filter as a bitmap selector, and searched exhaustively (still with
-the selector) when the approximate search came back short.
+planner in ``search`` picks, per query, how to answer what the hard filters let through: when
+few offers pass, their vectors are gathered and scored in one product; when under
+``EXACT_BELOW_SHARE`` of the catalogue passes, the whole index is scanned with the filter as a
+bitmap selector (exact); otherwise a few lists are probed with the selector, and everything
+is scanned when that came back short.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ TRAIN_PER_LIST = 40
 NPROBE = 32
 #: When at most this many offers pass the filters, their vectors are gathered and scored exactly.
 GATHER_AT_MOST = 4_000
+#: Below this share of the catalogue passing, the probed lists would hold too few of those that
+#: pass to find their best surely: the whole index is scanned, with the filter as a selector.
+EXACT_BELOW_SHARE = 0.05
 #: Vectors moved per call when the index is trained again.
 MOVE_BLOCK = 65_536
 
@@ -219,11 +223,13 @@ class VectorIndex:
         selector, _bitmap = _bitmap_selector(allowed)
         if not self.approximate:
             return self.faiss.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        everything = faiss.SearchParametersIVF(sel=selector, nprobe=self.faiss.nlist)
+        if len(allowed) < EXACT_BELOW_SHARE * len(self):
+            return self.faiss.search(queries, k, params=everything)
         probed = faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE)
         scores, ids = self.faiss.search(queries, k, params=probed)
         short = np.flatnonzero((ids >= 0).sum(axis=1) < min(k, len(allowed)))
         if len(short):
-            everything = faiss.SearchParametersIVF(sel=selector, nprobe=self.faiss.nlist)
             scores[short], ids[short] = self.faiss.search(queries[short], k, params=everything)
         return scores, ids
 
