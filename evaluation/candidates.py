@@ -42,16 +42,10 @@ def sharing_holders(sample: list[HolderProfile], count: int, seed: int = 0) -> I
 
 
 def store_holders(engine: Engine, holders: Iterator[HolderProfile]) -> int:
-    """Store the holders in chunks, through the store's bulk insert where it has one."""
-    bulk = getattr(engine.store.holders, "bulk_insert", None)  # newer stores insert many at once
+    """Store the holders through the store's bulk insert, ``CHUNK`` at a time."""
     stored = 0
     while chunk := [h for _, h in zip(range(CHUNK), holders, strict=False)]:
-        if bulk is not None:
-            bulk(chunk)
-        else:
-            with engine.store.database.session() as session:
-                for holder in chunk:
-                    engine.store.holders.save(session, holder)
+        engine.store.holders.bulk_insert(chunk)
         stored += len(chunk)
     return stored
 
@@ -59,12 +53,11 @@ def store_holders(engine: Engine, holders: Iterator[HolderProfile]) -> int:
 def time_candidates(
     engine: Engine, offer_ids: list[str], top: int = 20, budget_s: float = 60.0
 ) -> dict[str, Any]:
-    """p50/p95 of ``Engine.candidates`` over ``offer_ids`` after one untimed first call, stopping
-    early (after three at least) once ``budget_s`` is spent: a slow engine takes minutes a call."""
-    prepare = getattr(engine, "embed_holders", None)  # engines that keep holder vectors embed them first
+    """p50/p95 of ``Engine.candidates`` over ``offer_ids`` once the holders' vectors are stored
+    and after one untimed first call, stopping early (after three at least) once ``budget_s`` is
+    spent."""
     start = time.perf_counter()
-    if prepare is not None:
-        prepare()
+    engine.embed_holders()
     embedded = time.perf_counter()
     engine.candidates(offer_ids[0], top=top)
     first = time.perf_counter()
@@ -82,5 +75,5 @@ def time_candidates(
         "candidates_first_ms": round((first - embedded) * 1000, 1),
         "candidates_timed": len(timings),
         "candidates_per_list": round(found / len(timings), 2),
-        "candidate_holders_embed_s": round(embedded - start, 2) if prepare is not None else None,
+        "candidate_holders_embed_s": round(embedded - start, 2),
     }
