@@ -14,7 +14,7 @@ from matcher.domain import HolderProfile, HolderQuery, Location, Match
 from matcher.encoders import Encoder
 from matcher.engine import Engine
 from matcher.engine.holder_index import OfferPlace, SharingHolders
-from matcher.engine.ranking import MIN_POOL, POOL_PER_RESULT
+from matcher.engine.pools import MIN_POOL, POOL_PER_RESULT
 from matcher.filters import hard_filters
 
 #: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).

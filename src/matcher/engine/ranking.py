@@ -16,8 +16,9 @@ import numpy as np
 from matcher.catalogue import CatalogueView, day_number
 from matcher.domain import HolderProfile, HolderQuery, Match, MatchResult, Opportunity, profile_text
 from matcher.encoders import Encoder, embed_documents
-from matcher.engine.caches import Document, DocumentCache, QueryCache
+from matcher.engine.caches import DocumentCache, QueryCache
 from matcher.engine.holder_index import HolderIndex, OfferPlace
+from matcher.engine.pools import MIN_POOL, POOL_PER_RESULT, Pool, Search
 from matcher.engine.sweep import match_among
 from matcher.engine.upkeep import IndexKeeper
 from matcher.errors import MatcherError
@@ -42,24 +43,6 @@ from matcher.taxonomy import generic_words
 
 log = logging.getLogger(__name__)
 
-#: How many semantic neighbours are re-scored with the soft features, per result wanted.
-POOL_PER_RESULT = 5
-MIN_POOL = 50
-
-
-@dataclass(frozen=True)
-class Search:
-    """What a batch of profiles shares: how many results, the day, whom the reasons speak to."""
-
-    top: int
-    today: date
-    voice: Voice = "holder"
-
-    @property
-    def pool(self) -> int:
-        """How many semantic neighbours of each profile are re-scored with the soft features."""
-        return max(self.top * POOL_PER_RESULT, MIN_POOL)
-
 
 @dataclass(frozen=True)
 class Seeker:
@@ -68,20 +51,6 @@ class Seeker:
     profile: HolderProfile
     vector: np.ndarray
     rejected: set[str]
-
-
-@dataclass(frozen=True)
-class Pool:
-    """The (holder, offer) pairs scored: records, components and the evidence reasons quote,
-    aligned with ``pairs``; ``queries`` holds each holder's profile text."""
-
-    pairs: Pairs
-    documents: list[Document]
-    parts: dict[str, np.ndarray]
-    distances_km: np.ndarray | None
-    partner_counts: np.ndarray
-    denied: list[list[Negation]]
-    queries: list[str]
 
 
 class Ranker:

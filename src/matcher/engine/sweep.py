@@ -11,16 +11,35 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import date
+from typing import Protocol
 
 import numpy as np
 
 from matcher.domain import HolderProfile, Match, MatchResult
+from matcher.engine.pools import Pool, Search
+from matcher.engine.upkeep import IndexKeeper
 from matcher.filters import filter_grid
+from matcher.ranker import Scorer
 from matcher.scoring import Pairs
 
-if TYPE_CHECKING:
-    from matcher.engine.ranking import Ranker, Search
+
+class PoolRanker(Protocol):
+    """What the batch needs of the ranker: its views, its scorer, how it measures and explains."""
+
+    keeper: IndexKeeper
+    scorer: Scorer
+
+    def measure(
+        self,
+        pairs: Pairs,
+        row_ids: np.ndarray,
+        similarities: np.ndarray,
+        distances_km: np.ndarray | None,
+        today: date,
+    ) -> Pool: ...
+
+    def explained(self, pool: Pool, pair: int, score: float, rank: int, search: Search) -> Match: ...
 
 
 def closest(similarities: np.ndarray, passing: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +63,7 @@ HOLDERS_PER_PRODUCT = 256
 
 
 def match_among(
-    ranker: Ranker,
+    ranker: PoolRanker,
     profiles: list[HolderProfile],
     vectors: np.ndarray,
     rejected: Sequence[Collection[str]],
@@ -79,7 +98,7 @@ class Offers:
 
 
 def _match_batch(
-    ranker: Ranker,
+    ranker: PoolRanker,
     profiles: list[HolderProfile],
     vectors: np.ndarray,
     rejected: Sequence[Collection[str]],
