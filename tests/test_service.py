@@ -38,6 +38,7 @@ from matcher.encoders import Encoder
 from matcher.engine import Engine
 from matcher.errors import AlreadyExists, InvalidRecord, NotFound, SignInRefused
 from matcher.explain import describe_widening
+from matcher.lexical import _words
 from matcher.spreadsheet import matches_sheet
 from matcher.store import Store
 from matcher.store.schema import DigestRunRow, FeedbackRow, SendRow, UserRow, WebSessionRow
@@ -673,6 +674,8 @@ def test_erasure_leaves_no_trace_in_the_home_the_caches_or_the_logs(
     adhoc = {key: value for key, value in person.items() if key == "project"}
     assert api.client.post("/v1/match", json=holder(**adhoc), headers=counsellor).status_code == 200
     assert any(person["project"] in text for text in engine.ranker.queries._vectors)
+    lexical = engine.index.lexical
+    assert any(person["project"] in text for text in lexical._query_rows)  # its TF-IDF row, kept
     identity, dim = engine.encoder.identity, engine.encoder.dim
     assert engine.store.holders.vectors(["h-zephirine"], identity, dim)  # stored with the profile
     officer = api.auth("officer")
@@ -680,6 +683,8 @@ def test_erasure_leaves_no_trace_in_the_home_the_caches_or_the_logs(
 
     assert api.client.delete("/v1/holders/h-zephirine", headers=counsellor).status_code == 204
     assert not any(person["project"] in text for text in engine.ranker.queries._vectors)
+    assert not any(person["project"] in text for text in lexical._query_rows)
+    assert _words.cache_info().currsize == 0  # the analysed words of every text, dropped
     assert engine.store.holders.vectors(["h-zephirine"], identity, dim) == {}
     kept = engine.ranker.holder_index._current  # the sharing holders kept for candidates
     assert kept is not None and "h-zephirine" not in kept.slots

@@ -180,6 +180,12 @@ class LexicalModel:
         rows = stack_rows([self._query_row(query) for query in queries])
         return np.asarray((documents @ rows.T).todense(), dtype=np.float32).T
 
+    def forget(self, query: str) -> None:
+        """Drop what is kept of one project (an erased holder's): its row here, and every text's
+        analysed words (they cannot be dropped one by one, and are quick to analyse again)."""
+        self._query_rows.pop(query, None)
+        _words.cache_clear()
+
     def _query_row(self, query: str) -> sparse.csr_matrix:
         # The same projects come back (a counsellor asks again, the digest's weeks): their TF-IDF
         # row is kept, as long as this model (a refit replaces the model and its rows).

@@ -37,7 +37,6 @@ from matcher.domain import (
     OpportunityQuery,
     Verdict,
     Widening,
-    profile_text,
     widened_record,
 )
 from matcher.encoders import Encoder, load_encoder
@@ -446,7 +445,7 @@ class Engine:
         self._check_follows(holder_id, actor)
         erased = self.store.holders.get(holder_id)
         self.store.holders.delete(holder_id)
-        self.ranker.queries.forget(profile_text(erased))
+        self.ranker.forget(erased)
         self.ranker.holder_index.forget(holder_id)
 
     def record_feedback(

@@ -126,6 +126,14 @@ class Ranker:
                 fresh[holders[i].key] = StoredVector(hashes[i], vectors[i])
         return vectors, fresh
 
+    def forget(self, profile: HolderProfile) -> None:
+        """Nothing of an erased holder's project stays in memory: its vector, its analysis."""
+        text = profile_text(profile)
+        self.queries.forget(text)
+        index = self.keeper.index
+        if index is not None and index.lexical is not None:
+            index.lexical.forget(text)
+
     def match_many(
         self,
         profiles: list[HolderProfile],
